@@ -1,0 +1,170 @@
+"""Fixtures that start real wsgi-s3 processes on free loopback ports and real clients for them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pytest
+import urllib3
+from botocore.config import Config
+
+ACCESS_KEY = "WS3TESTACCESSKEY0001"
+SECRET_KEY = "test/secret/key/for/the/wsgi-s3/suite0001"
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A `wsgi-s3 serve` process; restartable on the same data directory and port."""
+
+    data_dir: Path
+    port: int
+    extra_args: list[str] = field(default_factory=list)
+    scheme: str = "http"
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+        command = [sys.executable, "-m", "wsgi_s3", "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)]
+        log = open(self.log_path, "ab")
+        # A session of its own, so that kill -9 reaches the gunicorn master and its workers.
+        self.process = subprocess.Popen(command + self.extra_args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        http = urllib3.PoolManager(cert_reqs="CERT_NONE", retries=False, timeout=2)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if http.request("GET", self.endpoint + "/health").status == 200:
+                    return
+            except urllib3.exceptions.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not become ready:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def pids(self) -> list[int]:
+        """The gunicorn master and its workers."""
+        out = subprocess.run(["pgrep", "-s", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        """kill -9 every process of the server at once, as a crash would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator:
+    """Factory for servers of a test's own: start_server(*extra_args) -> Server."""
+    started: list[Server] = []
+
+    def start(*extra_args: str, scheme: str = "http") -> Server:
+        server = Server(tmp_path / f"data-{len(started)}", free_port(), list(extra_args), scheme)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One embedded server shared by the tests that only need a working endpoint."""
+    instance = Server(tmp_path_factory.mktemp("shared") / "data", free_port())
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+def make_client(endpoint: str, **config: object) -> object:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name=REGION,
+        verify=False,
+        config=Config(retries={"max_attempts": 1}, **config),
+    )
+
+
+@pytest.fixture(scope="session")
+def s3(server: Server) -> object:
+    return make_client(server.endpoint)
+
+
+@pytest.fixture
+def bucket(s3: object) -> str:
+    name = "test-" + uuid.uuid4().hex[:12]
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def aws_cli() -> str:
+    path = shutil.which("aws")
+    if path is None:
+        pytest.fail("the aws command line is not installed; `pip install -e '.[test]'` installs it")
+    return path
+
+
+@pytest.fixture
+def run_aws(aws_cli: str, server: Server, tmp_path: Path):
+    """Run `aws ...` against the shared server; returns the CompletedProcess (checked)."""
+    config = tmp_path / "aws-config"
+    config.write_text(f"[default]\nregion = {REGION}\n")
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+    }
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([aws_cli, "--endpoint-url", server.endpoint, *args], env=env, capture_output=True, text=True, timeout=600)
+        if check and result.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    return run

@@ -1,0 +1,3 @@
+from wsgi_s3.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The seam between S3 semantics and storage."""

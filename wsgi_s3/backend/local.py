@@ -1,0 +1,124 @@
+"""LocalBackend: S3 storage semantics over a Store in this process (embedded `wsgi-s3 serve`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from wsgi_s3.model.types import (
+    BodySource,
+    BucketInfo,
+    DeleteResult,
+    ListPage,
+    ObjectMeta,
+    ObjectVersion,
+    Part,
+    Segment,
+    Upload,
+)
+from wsgi_s3.model.versions import NULL_VERSION, new_version_id, now_ns
+from wsgi_s3.store.store import Store
+
+
+class LocalBackend:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # buckets
+
+    def create_bucket(self, name: str, region: str, owner: str) -> BucketInfo:
+        return self.store.create_bucket(name, region, owner)
+
+    def get_bucket(self, name: str) -> BucketInfo:
+        return self.store.get_bucket(name)
+
+    def list_buckets(self) -> list[BucketInfo]:
+        return self.store.list_buckets()
+
+    def delete_bucket(self, name: str) -> None:
+        self.store.delete_bucket(name)
+
+    # objects
+
+    def _new_version(self, bucket: str) -> tuple[str, int, bool]:
+        """(version id, timestamp, replace_null) for a write into `bucket`, by its versioning state."""
+        timestamp = now_ns()
+        if self.store.get_bucket(bucket).versioning == "Enabled":
+            return new_version_id(timestamp), timestamp, False
+        return NULL_VERSION, timestamp, True
+
+    def put_object(
+        self, bucket: str, key: str, body: BodySource, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> ObjectVersion:
+        self.store.get_bucket(bucket)  # fail before reading a body into a bucket that is not there
+        staged = self.store.stage(body)
+        try:
+            meta = body.finish()
+        except BaseException:
+            self.store.discard([staged])
+            raise
+        version_id, timestamp, replace_null = self._new_version(bucket)
+        version = ObjectVersion(
+            bucket, key, version_id, timestamp, staged.size, meta, (Segment(staged.blob_id, staged.size),) if staged.size else ()
+        )
+        if not staged.size:
+            self.store.discard([staged])
+        return self.store.commit_version(version, replace_null=replace_null, if_none_match=if_none_match, if_match=if_match)
+
+    def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
+        return self.store.get_version(bucket, key, version_id)
+
+    def open_object(self, version: ObjectVersion, start: int, length: int) -> BinaryIO | Iterator[bytes]:
+        return self.store.read(version, start, length)
+
+    def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult:
+        versioning = self.store.get_bucket(bucket).versioning
+        if version_id is not None or not versioning:
+            removed = self.store.delete_version(bucket, key, version_id or NULL_VERSION)
+            return DeleteResult(version_id, bool(removed and removed.delete_marker))
+        version_id, timestamp, replace_null = self._new_version(bucket)
+        marker = ObjectVersion(bucket, key, version_id, timestamp, 0, ObjectMeta(etag=""), (), delete_marker=True)
+        self.store.commit_version(marker, replace_null=replace_null)
+        return DeleteResult(version_id, True)
+
+    def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
+        return self.store.list_latest(bucket, prefix, delimiter, marker, max_keys)
+
+    # multipart uploads
+
+    def create_upload(self, bucket: str, key: str, meta: ObjectMeta, checksum_algorithm: str) -> Upload:
+        upload = Upload(uuid.uuid4().hex, bucket, key, now_ns(), meta, checksum_algorithm)
+        self.store.create_upload(upload)
+        return upload
+
+    def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
+        return self.store.get_upload(bucket, key, upload_id)
+
+    def upload_part(self, upload: Upload, part_number: int, body: BodySource) -> Part:
+        self.store.get_upload(upload.bucket, upload.key, upload.upload_id)
+        staged = self.store.stage(body)
+        try:
+            meta = body.finish()
+        except BaseException:
+            self.store.discard([staged])
+            raise
+        part = Part(part_number, meta.etag, staged.size, now_ns(), staged.blob_id, meta.checksums)
+        self.store.put_part(upload.upload_id, part)
+        return part
+
+    def list_parts(self, upload: Upload, after_part: int = 0, limit: int = 10000) -> list[Part]:
+        return self.store.list_parts(upload.upload_id, after_part, limit)
+
+    def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta) -> ObjectVersion:
+        version_id, timestamp, replace_null = self._new_version(upload.bucket)
+        segments = tuple(Segment(part.blob_id, part.size) for part in parts if part.size)
+        size = sum(part.size for part in parts)
+        version = ObjectVersion(upload.bucket, upload.key, version_id, timestamp, size, meta, segments)
+        return self.store.complete_upload(upload.upload_id, version, replace_null=replace_null)
+
+    def abort_upload(self, upload: Upload) -> None:
+        self.store.abort_upload(upload.bucket, upload.key, upload.upload_id)
+
+    def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]:
+        return self.store.list_uploads(bucket, key_marker, upload_id_marker, limit)

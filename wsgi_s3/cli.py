@@ -1,0 +1,123 @@
+"""The `wsgi-s3` command: serve | credentials.
+
+The seed's single-dash Go-style flags are accepted as written (`-listen=:9000 -data=./data`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+
+from wsgi_s3 import __version__
+from wsgi_s3.config import SETTINGS_ENV, Settings, load
+
+# Go-style flag names of the seed mapped to ours.
+_SEED_FLAGS = {"data": "data-dir", "log_level": "log-level", "aws_access_key": "access-key", "aws_secret_key": "secret-key", "aws_region": "region"}
+_SEED_FLAG = re.compile(r"^-([a-z][a-z_]+)(=.*)?$")
+
+
+def translate_seed_flags(argv: list[str]) -> list[str]:
+    """`-mode=serve -listen=:9000` -> `serve --listen=:9000`."""
+    out: list[str] = []
+    mode = None
+    for arg in argv:
+        match = _SEED_FLAG.match(arg)
+        if not match:
+            out.append(arg)
+            continue
+        name, value = match.group(1), match.group(2) or ""
+        if name == "mode":
+            mode = value[1:]
+            continue
+        out.append("--" + _SEED_FLAGS.get(name, name).replace("_", "-") + value)
+    return ([mode] if mode else []) + out
+
+
+def _add_server_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:9000; ':9000' means all interfaces)")
+    parser.add_argument("--data-dir", "--data", dest="data_dir", help="data directory (default ./data)")
+    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--config", action="append", default=[], help="ini file (repeatable; later files win)")
+    parser.add_argument("--certfile", help="TLS certificate (PEM) to serve https directly")
+    parser.add_argument("--keyfile", help="TLS private key (PEM)")
+    parser.add_argument("--domain", help="domain for virtual-hosted-style requests (<bucket>.<domain>)")
+    parser.add_argument("--region", help="region reported to clients (default us-east-1)")
+    parser.add_argument("--log-level", dest="log_level", help="debug, info, warning or error")
+    parser.add_argument("--access-key", dest="access_key", help="root access key (or AWS_ACCESS_KEY_ID)")
+    parser.add_argument("--secret-key", dest="secret_key", help="root secret key (or AWS_SECRET_ACCESS_KEY)")
+    parser.add_argument("--gunicorn-config", dest="gunicorn_config", help="gunicorn config file (default: packaged)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flag_names = ("listen", "data_dir", "workers", "certfile", "keyfile", "domain", "region", "log_level", "access_key", "secret_key", "gunicorn_config")
+    flags = {name: getattr(args, name) for name in flag_names if getattr(args, name, None) is not None}
+    settings = load(flags, args.config)
+    settings.data_dir = os.path.abspath(settings.data_dir)
+    return settings
+
+
+def serve(args: argparse.Namespace) -> int:
+    from wsgi_s3.gateway.auth import Credential, CredentialStore, generate_credential
+    from wsgi_s3.server import run_gunicorn
+
+    settings = _settings(args)
+    os.makedirs(settings.data_dir, exist_ok=True)
+    credentials = CredentialStore(settings.credentials_path)
+    if bool(settings.access_key) != bool(settings.secret_key):
+        print("wsgi-s3: set both the access key and the secret key, or neither", file=sys.stderr)
+        return 2
+    if settings.access_key:
+        if credentials.get(settings.access_key) != Credential(settings.access_key, settings.secret_key):
+            credentials.add(Credential(settings.access_key, settings.secret_key))
+    elif not len(credentials) and not settings.allow_anonymous:
+        root = generate_credential()
+        credentials.add(root)
+        print(
+            "wsgi-s3: created a root key pair (kept in %s, shown once):\n"
+            "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s" % (credentials.path, root.access_key, root.secret_key),
+            flush=True,
+        )
+    os.environ[SETTINGS_ENV] = settings.to_env()
+    return run_gunicorn(settings, "wsgi_s3.wsgi:embedded_app")
+
+
+def credentials_command(args: argparse.Namespace) -> int:
+    from wsgi_s3.gateway.auth import PERMISSIONS, Credential, CredentialStore, generate_credential
+
+    settings = _settings(args)
+    store = CredentialStore(settings.credentials_path)
+    if args.action == "create":
+        permissions = frozenset(p.strip() for p in args.permissions.split(",") if p.strip())
+        unknown = permissions - set(PERMISSIONS) - {"*"}
+        if unknown:
+            print(f"wsgi-s3: unknown permissions {sorted(unknown)}; use {', '.join(PERMISSIONS)} or *", file=sys.stderr)
+            return 2
+        fresh = generate_credential()
+        store.add(Credential(fresh.access_key, fresh.secret_key, permissions))
+        print(f"Access Key: {fresh.access_key}\nSecret Key: {fresh.secret_key}")
+    else:
+        for credential in store.all():
+            print(f"{credential.access_key}\t{','.join(sorted(credential.permissions))}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wsgi-s3", description="An S3-compatible object store.")
+    parser.add_argument("--version", action="version", version=f"wsgi-s3 {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="embedded single-node S3 server (gateway and store in one service)")
+    _add_server_flags(serve_parser)
+    serve_parser.set_defaults(run=serve)
+    creds = commands.add_parser("credentials", help="manage access keys")
+    creds.add_argument("action", choices=("create", "list"))
+    creds.add_argument("--permissions", default="*", help="comma-separated: read, write, delete or * (default *)")
+    _add_server_flags(creds)
+    creds.set_defaults(run=credentials_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(translate_seed_flags(sys.argv[1:] if argv is None else argv))
+    sys.exit(args.run(args))

@@ -1,0 +1,91 @@
+"""Typed settings and where they come from: flags, then environment, then ini files, then defaults.
+
+Every setting has one name used everywhere: `--data-dir` on the command line, `WSGI_S3_DATA_DIR`
+in the environment, `data_dir` in the ini file (any section; sections only group them for people).
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+
+ENV_PREFIX = "WSGI_S3_"
+SETTINGS_ENV = "WSGI_S3_SETTINGS"  # how the CLI hands resolved settings to gunicorn workers
+
+
+@dataclass
+class Settings:
+    listen: str = "127.0.0.1:9000"
+    data_dir: str = "./data"
+    workers: int = 2
+    worker_connections: int = 1000
+    timeout: int = 300  # seconds a worker may stay silent (a slow 5 GiB upload is not silence)
+    log_level: str = "info"
+    region: str = "us-east-1"
+    # When set, SigV4 scopes naming another region are refused (as Amazon does); empty accepts any.
+    enforce_region: bool = False
+    domain: str = ""  # virtual-hosted style: <bucket>.<domain>
+    access_key: str = ""
+    secret_key: str = ""
+    allow_anonymous: bool = False
+    credentials_file: str = ""  # default: <data_dir>/credentials.json
+    certfile: str = ""
+    keyfile: str = ""
+    sweep_interval: int = 3600  # seconds between sweeps of orphaned files
+    sweep_grace: int = 3600  # seconds before an unreferenced file counts as orphaned
+    gunicorn_config: str = ""  # default: the packaged wsgi_s3.gunicorn_conf
+
+    @property
+    def credentials_path(self) -> str:
+        return self.credentials_file or os.path.join(self.data_dir, "credentials.json")
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        raw = os.environ.get(SETTINGS_ENV)
+        return cls(**json.loads(raw)) if raw else cls()
+
+
+_AWS_ENV = {"access_key": "AWS_ACCESS_KEY_ID", "secret_key": "AWS_SECRET_ACCESS_KEY"}
+
+
+def _convert(name: str, value: str) -> object:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "int":
+        return int(value)
+    if kind == "bool":
+        lowered = value.strip().lower()
+        if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ValueError(f"{name}: expected a boolean, got {value!r}")
+        return lowered in ("1", "true", "yes", "on")
+    return value
+
+
+def load(flags: dict[str, str], config_files: list[str], environ: dict[str, str] | None = None) -> Settings:
+    """Resolve settings: `flags` (already parsed, only those given) > environment > ini files
+    (later files win) > defaults."""
+    environ = os.environ if environ is None else environ
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, object] = {}
+    parser = configparser.ConfigParser(interpolation=None)
+    for path in config_files:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    for section in parser.sections():
+        for name, value in parser.items(section):
+            if name not in known:
+                raise ValueError(f"{path}: unknown setting {name!r} in [{section}]")
+            values[name] = _convert(name, value)
+    for name in known:
+        env_value = environ.get(ENV_PREFIX + name.upper()) or (environ.get(_AWS_ENV[name]) if name in _AWS_ENV else None)
+        if env_value:
+            values[name] = _convert(name, env_value)
+    for name, value in flags.items():
+        if name not in known:
+            raise ValueError(f"unknown setting {name!r}")
+        values[name] = _convert(name, str(value))
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""The Falcon app that speaks S3."""

@@ -1,0 +1,21 @@
+"""create_app: the gateway's Falcon application (middleware, the S3 sink, the error handler)."""
+
+from __future__ import annotations
+
+import falcon
+
+from wsgi_s3.backend.base import Backend
+from wsgi_s3.gateway import errors
+from wsgi_s3.gateway.auth import Authenticator
+from wsgi_s3.gateway.dispatch import S3Dispatcher
+from wsgi_s3.gateway.middleware import Health, RequestId
+
+
+def create_app(backend: Backend, authenticator: Authenticator, *, domain: str, region: str) -> falcon.App:
+    app = falcon.App(middleware=[RequestId(), Health(backend.list_buckets)], cors_enable=False)
+    app.req_options.strip_url_path_trailing_slash = False
+    app.req_options.auto_parse_form_urlencoded = False
+    app.add_sink(S3Dispatcher(backend, authenticator, domain=domain, region=region), prefix="/")
+    app.add_error_handler(Exception, errors.handle)
+    app.add_error_handler(falcon.HTTPError, errors.handle)
+    return app

@@ -1,0 +1,126 @@
+"""Who is asking: the credential store, request authentication and permission checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from wsgi_s3.s3 import errors, sigv4
+from wsgi_s3.s3.sigv4 import SignedRequest, SigV4Result
+
+PERMISSIONS = ("read", "write", "delete")
+
+
+@dataclass(frozen=True)
+class Credential:
+    access_key: str
+    secret_key: str
+    permissions: frozenset[str] = field(default_factory=lambda: frozenset({"*"}))
+
+    def allows(self, permission: str) -> bool:
+        return "*" in self.permissions or permission in self.permissions
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller; `credential` is None for an allowed anonymous request."""
+
+    credential: Credential | None
+    signature: SigV4Result | None = None
+
+
+class CredentialStore:
+    """Access keys and their secrets and permissions, kept in a JSON file readable by the owner only."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._by_key: dict[str, Credential] = {}
+        self._mtime = 0.0
+        self._checked = time.monotonic()
+        self.reload()
+
+    def reload(self) -> None:
+        try:
+            mtime = os.stat(self.path).st_mtime
+        except FileNotFoundError:
+            self._by_key, self._mtime = {}, 0.0
+            return
+        if mtime == self._mtime:
+            return
+        with open(self.path, encoding="utf-8") as handle:
+            entries = json.load(handle)
+        self._by_key = {
+            entry["access_key"]: Credential(entry["access_key"], entry["secret_key"], frozenset(entry.get("permissions", ["*"])))
+            for entry in entries
+        }
+        self._mtime = mtime
+
+    def get(self, access_key: str) -> Credential | None:
+        # Keys added by `wsgi-s3 credentials create` take effect without a restart.
+        if time.monotonic() - self._checked > 1.0:
+            self._checked = time.monotonic()
+            self.reload()
+        return self._by_key.get(access_key)
+
+    def all(self) -> list[Credential]:
+        self.reload()
+        return list(self._by_key.values())
+
+    def add(self, credential: Credential) -> None:
+        self.reload()
+        self._by_key[credential.access_key] = credential
+        entries = [
+            {"access_key": c.access_key, "secret_key": c.secret_key, "permissions": sorted(c.permissions)}
+            for c in self._by_key.values()
+        ]
+        tmp = self.path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(entries, handle, indent=2)
+        os.replace(tmp, self.path)
+        self._mtime = os.stat(self.path).st_mtime
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+
+def generate_credential() -> Credential:
+    """A new key pair in AWS's shapes: 20 upper-case alphanumerics, 40 base64-ish characters."""
+    access = "WS3" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(17))
+    secret = "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(40))
+    return Credential(access, secret)
+
+
+class Authenticator:
+    def __init__(self, credentials: CredentialStore, enforced_region: str | None = None, allow_anonymous: bool = False) -> None:
+        self.credentials = credentials
+        # None accepts a signature for any region, as clients configured for another region expect.
+        self.enforced_region = enforced_region
+        self.allow_anonymous = allow_anonymous
+
+    def _secret(self, access_key: str) -> str | None:
+        credential = self.credentials.get(access_key)
+        return credential.secret_key if credential else None
+
+    def authenticate(self, request: SignedRequest) -> Principal:
+        if sigv4.has_v4_header(request) or sigv4.is_presigned_v4(request):
+            result = sigv4.verify(request, self._secret, datetime.now(timezone.utc), region=self.enforced_region)
+            return Principal(self.credentials.get(result.access_key), result)
+        if "authorization" in request.headers or any(name == "X-Amz-Signature" for name, _ in request.query):
+            raise errors.AccessDenied("Unsupported authorization type")
+        if self.allow_anonymous:
+            return Principal(None)
+        raise errors.AccessDenied()
+
+    def authorize(self, principal: Principal, permission: str) -> None:
+        if principal.credential is None:
+            if permission != "read":
+                raise errors.AccessDenied()
+            return
+        if not principal.credential.allows(permission):
+            raise errors.AccessDenied()

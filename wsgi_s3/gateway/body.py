@@ -1,0 +1,226 @@
+"""The request body as one verified stream: length-bounded, aws-chunked decoded, digests checked.
+
+Digests (Content-MD5, x-amz-checksum-*, a signed x-amz-content-sha256, a trailing checksum) are
+only known to match at the end of the stream, so `finish()` checks them after storage has staged
+the bytes and before it commits them (DESIGN.md: stage, then commit).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Iterator, Mapping
+from typing import BinaryIO
+
+from wsgi_s3.model.types import ObjectMeta
+from wsgi_s3.s3 import checksums, errors
+from wsgi_s3.s3.chunked import AwsChunkedReader
+from wsgi_s3.s3.sigv4 import SigV4Result
+
+CHUNK = 1 << 20
+MAX_PUT_SIZE = 5 * 1024**3  # S3's limit for a single PUT and for one part
+STREAMING_PREFIX = "STREAMING-"
+_PLAIN_PAYLOADS = {"UNSIGNED-PAYLOAD", ""}
+
+
+class LengthLimitedReader:
+    """Reads exactly `length` bytes from the WSGI input, or to EOF when `length` is None
+    (gunicorn has then de-chunked a Transfer-Encoding: chunked body); a short body is IncompleteBody."""
+
+    def __init__(self, raw: BinaryIO, length: int | None) -> None:
+        self.raw = raw
+        self.remaining = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self.remaining is None:
+            return self.raw.read(size)
+        if self.remaining <= 0:
+            return b""
+        want = self.remaining if size < 0 else min(size, self.remaining)
+        data = self.raw.read(want)
+        if not data:
+            raise errors.IncompleteBody()
+        self.remaining -= len(data)
+        return data
+
+
+def declared_length(headers: Mapping[str, str], max_size: int = MAX_PUT_SIZE) -> int | None:
+    """The Content-Length of an upload; None for a de-chunked body that carries its decoded size."""
+    raw = headers.get("content-length")
+    if raw is None:
+        if "chunked" in headers.get("transfer-encoding", "").lower() and "x-amz-decoded-content-length" in headers:
+            return None
+        raise errors.MissingContentLength()
+    if not raw.isdigit():
+        raise errors.InvalidArgument("Content-Length is not a number", ArgumentName="Content-Length")
+    length = int(raw)
+    decoded = headers.get("x-amz-decoded-content-length")
+    payload = int(decoded) if decoded and decoded.isdigit() else length
+    if payload > max_size:
+        raise errors.EntityTooLarge(ProposedSize=str(payload), MaxSizeAllowed=str(max_size))
+    return length
+
+
+class RequestBody:
+    """A BodySource over an upload request; see the module docstring."""
+
+    def __init__(
+        self,
+        raw: BinaryIO,
+        headers: Mapping[str, str],
+        signature: SigV4Result | None,
+        *,
+        content: dict[str, str] | None = None,
+        user_meta: dict[str, str] | None = None,
+        max_size: int = MAX_PUT_SIZE,
+        checksum_algorithm: str = "",
+    ) -> None:
+        self.headers = headers
+        self.content = content or {}
+        self.user_meta = user_meta or {}
+        payload_hash = headers.get("x-amz-content-sha256", "")
+        length = declared_length(headers, max_size)
+        source = LengthLimitedReader(raw, length)
+        self.chunked: AwsChunkedReader | None = None
+        self.expected_size = length
+        if payload_hash.startswith(STREAMING_PREFIX):
+            signed = payload_hash.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+            if signed and signature is None:
+                raise errors.InvalidRequest("A signed streaming payload needs a SigV4 Authorization header.")
+            self.chunked = AwsChunkedReader(source, signature=signature if signed else None, trailer=payload_hash.endswith("-TRAILER"))
+            decoded = headers.get("x-amz-decoded-content-length")
+            if decoded is None or not decoded.isdigit():
+                raise errors.MissingContentLength("You must provide the x-amz-decoded-content-length header.")
+            self.expected_size = int(decoded)
+            self.source = self.chunked
+        else:
+            self.source = source
+        self.sha256_expected = None if payload_hash in _PLAIN_PAYLOADS or payload_hash.startswith(STREAMING_PREFIX) else payload_hash.lower()
+        self.md5_expected = _content_md5(headers.get("content-md5"))
+        self.algorithm = _checksum_algorithm(headers, checksum_algorithm)
+        self.digests = Digests(self.algorithm, sha256=self.sha256_expected is not None)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.digests.update(data)
+        return data
+
+    def read_all(self) -> bytes:
+        """The whole (small) body, verified."""
+        data = self.read()
+        while chunk := self.read():
+            data += chunk
+        self.finish()
+        return data
+
+    def finish(self) -> ObjectMeta:
+        digests = self.digests
+        if self.expected_size is not None and digests.size != self.expected_size:
+            raise errors.IncompleteBody()
+        if digests.sha256 and digests.sha256.hexdigest() != self.sha256_expected:
+            raise errors.XAmzContentSHA256Mismatch(
+                ClientComputedContentSHA256=self.sha256_expected or "", S3ComputedContentSHA256=digests.sha256.hexdigest()
+            )
+        if self.md5_expected is not None and digests.md5.digest() != self.md5_expected:
+            raise errors.BadDigest()
+        if digests.hasher:
+            name = checksums.header_name(self.algorithm)
+            trailers = self.chunked.trailers if self.chunked else {}
+            expected = self.headers.get(name) or trailers.get(name)
+            if expected is None and name in self.headers.get("x-amz-trailer", "").lower():
+                raise errors.InvalidRequest(f"The trailing {name} was not sent.")
+            if expected is not None and expected != digests.hasher.digest_b64():
+                raise errors.BadDigest(f"The {self.algorithm} you specified did not match the calculated checksum.")
+        return digests.meta(self.content, self.user_meta)
+
+
+class Digests:
+    """MD5 (the ETag), optionally SHA-256 and one flexible checksum, updated as bytes stream by."""
+
+    def __init__(self, algorithm: str = "", sha256: bool = False) -> None:
+        self.algorithm = algorithm
+        self.md5 = hashlib.md5()
+        self.sha256 = hashlib.sha256() if sha256 else None
+        self.hasher = checksums.new_hasher(algorithm) if algorithm else None
+        self.size = 0
+
+    def update(self, data: bytes) -> None:
+        if data:
+            self.size += len(data)
+            self.md5.update(data)
+            if self.sha256:
+                self.sha256.update(data)
+            if self.hasher:
+                self.hasher.update(data)
+
+    def meta(self, content: dict[str, str], user_meta: dict[str, str]) -> ObjectMeta:
+        found = {self.algorithm: self.hasher.digest_b64()} if self.hasher else {}
+        return ObjectMeta(
+            etag=self.md5.hexdigest(),
+            content=content,
+            user_meta=user_meta,
+            checksums=found,
+            checksum_type="FULL_OBJECT" if found else "",
+        )
+
+
+class CopiedBody:
+    """A BodySource over bytes read from storage (CopyObject, UploadPartCopy): hashed, not verified."""
+
+    def __init__(self, chunks: BinaryIO | Iterator[bytes], content: dict[str, str], user_meta: dict[str, str], algorithm: str = "") -> None:
+        self.chunks = iter(lambda: chunks.read(CHUNK), b"") if hasattr(chunks, "read") else iter(chunks)
+        self.closer = chunks
+        self.content = content
+        self.user_meta = user_meta
+        self.digests = Digests(algorithm)
+        self.pending = b""
+
+    def read(self, size: int = -1) -> bytes:
+        # Storage reads in chunks of its own; hand them on without re-buffering.
+        data = self.pending or next(self.chunks, b"")
+        self.pending = b""
+        if 0 <= size < len(data):
+            data, self.pending = data[:size], data[size:]
+        self.digests.update(data)
+        return data
+
+    def finish(self) -> ObjectMeta:
+        close = getattr(self.closer, "close", None)
+        if close:
+            close()
+        return self.digests.meta(self.content, self.user_meta)
+
+
+def read_document(raw: BinaryIO, headers: Mapping[str, str], signature: SigV4Result | None, limit: int) -> bytes:
+    """A whole request document (XML), bounded by `limit` and verified like any body."""
+    if "content-length" not in headers and "transfer-encoding" not in headers:
+        return b""
+    return RequestBody(raw, headers, signature, max_size=limit).read_all()
+
+
+def _content_md5(header: str | None) -> bytes | None:
+    if header is None:
+        return None
+    try:
+        digest = base64.b64decode(header, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise errors.InvalidDigest() from exc
+    if len(digest) != 16:
+        raise errors.InvalidDigest()
+    return digest
+
+
+def _checksum_algorithm(headers: Mapping[str, str], default: str) -> str:
+    """Which flexible checksum the client sent or announced (header, trailer or SDK hint)."""
+    for algorithm in checksums.ALGORITHMS:
+        if checksums.header_name(algorithm) in headers:
+            return algorithm
+    trailer = headers.get("x-amz-trailer", "").strip().lower()
+    for algorithm in checksums.ALGORITHMS:
+        if trailer == checksums.header_name(algorithm):
+            return algorithm
+    announced = (headers.get("x-amz-sdk-checksum-algorithm") or headers.get("x-amz-checksum-algorithm") or default).upper()
+    if announced and announced not in checksums.ALGORITHMS:
+        raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
+    return announced

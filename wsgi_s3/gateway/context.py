@@ -1,0 +1,44 @@
+"""S3Context: everything a handler needs about one request, built once by the dispatcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import falcon
+
+from wsgi_s3.backend.base import Backend
+from wsgi_s3.gateway.auth import Principal
+from wsgi_s3.gateway.body import RequestBody, read_document
+from wsgi_s3.s3.operations import Operation
+from wsgi_s3.s3.xml import MAX_DOCUMENT_BYTES
+
+
+@dataclass
+class S3Context:
+    req: falcon.Request
+    resp: falcon.Response
+    backend: Backend
+    operation: Operation
+    principal: Principal
+    bucket: str
+    key: str
+    query: dict[str, str]  # decoded query parameters (the last value wins for repeated names)
+    headers: dict[str, str]  # lower-case header names
+    region: str
+
+    def body(self, **options) -> RequestBody:
+        """The request body as a verified stream (see gateway/body.py)."""
+        return RequestBody(self.req.env["wsgi.input"], self.headers, self.principal.signature, **options)
+
+    def document(self, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+        """A small request document (XML), read whole and verified."""
+        return read_document(self.req.env["wsgi.input"], self.headers, self.principal.signature, limit)
+
+    def set_headers(self, headers: dict[str, str]) -> None:
+        for name, value in headers.items():
+            self.resp.set_header(name, value)
+
+    def xml(self, document: bytes, status: int = 200) -> None:
+        self.resp.status = falcon.code_to_http_status(status)
+        self.resp.content_type = "application/xml"
+        self.resp.data = document

@@ -1,0 +1,114 @@
+"""The S3 entry point: target (bucket, key) from the raw URI, operation, authentication, handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qsl, quote, unquote
+
+import falcon
+
+from wsgi_s3.backend.base import Backend
+from wsgi_s3.gateway.auth import Authenticator
+from wsgi_s3.gateway.context import S3Context
+from wsgi_s3.gateway.handlers import buckets, listing, multipart, objects, service
+from wsgi_s3.s3 import errors
+from wsgi_s3.s3.names import check_bucket_name, check_key
+from wsgi_s3.s3.operations import resolve
+from wsgi_s3.s3.sigv4 import SignedRequest
+
+HANDLERS: dict[str, Callable[[S3Context], None]] = {
+    "ListBuckets": service.list_buckets,
+    "CreateBucket": buckets.create_bucket,
+    "HeadBucket": buckets.head_bucket,
+    "DeleteBucket": buckets.delete_bucket,
+    "GetBucketLocation": buckets.get_bucket_location,
+    "GetBucketVersioning": buckets.get_bucket_versioning,
+    "ListObjects": listing.list_objects,
+    "ListObjectsV2": listing.list_objects_v2,
+    "PutObject": objects.put_object,
+    "GetObject": objects.get_object,
+    "HeadObject": objects.head_object,
+    "DeleteObject": objects.delete_object,
+    "DeleteObjects": objects.delete_objects,
+    "CopyObject": objects.copy_object,
+    "CreateMultipartUpload": multipart.create_multipart_upload,
+    "UploadPart": multipart.upload_part,
+    "UploadPartCopy": multipart.upload_part_copy,
+    "CompleteMultipartUpload": multipart.complete_multipart_upload,
+    "AbortMultipartUpload": multipart.abort_multipart_upload,
+    "ListParts": multipart.list_parts,
+    "ListMultipartUploads": multipart.list_multipart_uploads,
+}
+
+
+def request_headers(env: dict) -> dict[str, str]:
+    headers = {name[5:].replace("_", "-").lower(): value for name, value in env.items() if name.startswith("HTTP_")}
+    for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if env.get(name):
+            headers[name.replace("_", "-").lower()] = env[name]
+    return headers
+
+
+def raw_target(env: dict) -> tuple[str, str]:
+    """(raw path, raw query) exactly as the client sent them; SigV4 signs these bytes."""
+    raw = env.get("RAW_URI") or env.get("REQUEST_URI")
+    if not raw:
+        path = quote(env.get("PATH_INFO", "/").encode("latin-1"), safe="/")
+        return path, env.get("QUERY_STRING", "")
+    if raw.startswith(("http://", "https://")):  # absolute-form request target
+        raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+    path, _, query = raw.partition("?")
+    return path, query
+
+
+def split_target(host: str, raw_path: str, domain: str) -> tuple[str, str]:
+    """(bucket, key) from virtual-hosted style (<bucket>.<domain>) or path style."""
+    hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    try:
+        path = unquote(raw_path, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidArgument("The request path is not valid UTF-8") from exc
+    if domain and hostname.endswith("." + domain):
+        return hostname[: -len(domain) - 1], path[1:]
+    bucket, _, key = path[1:].partition("/")
+    return bucket, key
+
+
+def _wire(text: str) -> str:
+    """WSGI hands over bytes as latin-1 text; SigV4 signs the UTF-8 the client sent."""
+    return text.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+class S3Dispatcher:
+    """Falcon sink for every S3 request."""
+
+    def __init__(self, backend: Backend, authenticator: Authenticator, *, domain: str, region: str) -> None:
+        self.backend = backend
+        self.authenticator = authenticator
+        self.domain = domain
+        self.region = region
+
+    def __call__(self, req: falcon.Request, resp: falcon.Response, **_: str) -> None:
+        env = req.env
+        raw_path, raw_query = (_wire(part) for part in raw_target(env))
+        headers = request_headers(env)
+        pairs = parse_qsl(raw_query, keep_blank_values=True)
+        query = dict(pairs)
+        bucket, key = split_target(headers.get("host", ""), raw_path, self.domain)
+        req.context["resource"] = "/" + bucket + ("/" + key if key else "") if bucket else "/"
+        operation = resolve(req.method, bucket or None, key or None, query, headers)
+        req.context["operation"] = operation.name
+        principal = self.authenticator.authenticate(
+            SignedRequest(req.method, raw_path, pairs, {name: _wire(value) for name, value in headers.items()})
+        )
+        self.authenticator.authorize(principal, operation.permission)
+        if bucket and operation.name != "CreateBucket":
+            # An invalid name can name no existing bucket.
+            try:
+                check_bucket_name(bucket)
+            except errors.InvalidBucketName:
+                raise errors.NoSuchBucket(BucketName=bucket) from None
+        if key:
+            check_key(key)
+        ctx = S3Context(req, resp, self.backend, operation, principal, bucket, key, query, headers, self.region)
+        HANDLERS[operation.name](ctx)

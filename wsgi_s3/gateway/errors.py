@@ -1,0 +1,67 @@
+"""The only place an exception becomes a response: S3 errors, storage errors, Falcon's, anything else."""
+
+from __future__ import annotations
+
+import logging
+
+import falcon
+
+from wsgi_s3.model import errors as storage
+from wsgi_s3.s3 import errors as s3
+from wsgi_s3.s3.xml import render
+
+log = logging.getLogger(__name__)
+
+_NOT_FOUND = {"bucket": s3.NoSuchBucket, "key": s3.NoSuchKey, "version": s3.NoSuchVersion, "upload": s3.NoSuchUpload, "part": s3.InvalidPart}
+_EXISTS = {"bucket": s3.BucketAlreadyOwnedByYou}
+
+
+def to_s3_error(exc: BaseException) -> s3.S3Error:
+    """Map any exception to the S3 error a client should see."""
+    if isinstance(exc, s3.S3Error):
+        return exc
+    if isinstance(exc, storage.NotFound):
+        return _NOT_FOUND.get(exc.what, s3.NoSuchKey)()
+    if isinstance(exc, storage.AlreadyExists):
+        return _EXISTS.get(exc.what, s3.InternalError)()
+    if isinstance(exc, storage.NotEmpty):
+        return s3.BucketNotEmpty()
+    if isinstance(exc, storage.PreconditionFailed):
+        return s3.PreconditionFailed()
+    if isinstance(exc, storage.Unavailable):
+        return s3.ServiceUnavailable()
+    if isinstance(exc, falcon.HTTPError):
+        return _from_falcon(exc)
+    return s3.InternalError()
+
+
+def _from_falcon(exc: falcon.HTTPError) -> s3.S3Error:
+    status = int(str(exc.status).split()[0])
+    if status == 405:
+        return s3.MethodNotAllowed()
+    if status == 411:
+        return s3.MissingContentLength()
+    if status == 413:
+        return s3.EntityTooLarge()
+    if status in (400, 404):
+        return s3.InvalidRequest(exc.title or "Bad Request")
+    return s3.InternalError()
+
+
+def handle(req: falcon.Request, resp: falcon.Response, exc: BaseException, params: dict) -> None:
+    """Falcon error handler: render the S3 error document with the request's resource and id."""
+    error = to_s3_error(exc)
+    if error.status >= 500:
+        log.error("request failed: %s %s", req.method, req.relative_uri, exc_info=exc)
+    request_id = req.context.get("request_id", "")
+    fields: list[tuple[str, str]] = [("Code", error.code), ("Message", error.message)]
+    fields += [(name, value) for name, value in error.extra.items()]
+    fields += [("Resource", req.context.get("resource", req.path)), ("RequestId", request_id)]
+    resp.status = falcon.code_to_http_status(error.status)
+    resp.content_type = "application/xml"
+    resp.stream = None
+    req.context["error_code"] = error.code
+    # HEAD responses carry no body; the status (and x-amz headers) say it all.
+    resp.data = b"" if req.method == "HEAD" else render("Error", fields, namespace=False)
+    if error.code in ("SlowDown", "ServiceUnavailable"):
+        resp.set_header("Retry-After", "1")

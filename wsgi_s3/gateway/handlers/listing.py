@@ -1,0 +1,112 @@
+"""ListObjects (v1) and ListObjectsV2."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from wsgi_s3.gateway.context import S3Context
+from wsgi_s3.gateway.handlers.service import owner_fields
+from wsgi_s3.model.types import ListPage, ObjectVersion
+from wsgi_s3.s3 import errors
+from wsgi_s3.s3.names import encode_key
+from wsgi_s3.s3.xml import iso8601, render
+
+MAX_KEYS = 1000
+
+
+def max_keys(ctx: S3Context, name: str = "max-keys") -> int:
+    raw = ctx.query.get(name, str(MAX_KEYS))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.InvalidArgument("Provided max-keys not an integer or within integer range", ArgumentName=name) from None
+    if value < 0:
+        raise errors.InvalidArgument("Argument max-keys must be an integer between 0 and 2147483647", ArgumentName=name)
+    return min(value, MAX_KEYS)
+
+
+def encoding_type(ctx: S3Context) -> str | None:
+    value = ctx.query.get("encoding-type")
+    if value is not None and value != "url":
+        raise errors.InvalidArgument("Invalid Encoding Method specified in Request", ArgumentName="encoding-type")
+    return value
+
+
+def _contents(version: ObjectVersion, encoding: str | None, owner: str | None) -> tuple[str, list]:
+    fields: list = [
+        ("Key", encode_key(version.key, encoding)),
+        ("LastModified", iso8601(version.timestamp_ns)),
+        ("ETag", f'"{version.etag}"'),
+    ]
+    fields += [("ChecksumAlgorithm", algorithm) for algorithm in version.meta.checksums]
+    if version.meta.checksum_type:
+        fields.append(("ChecksumType", version.meta.checksum_type))
+    fields += [("Size", version.size), ("StorageClass", "STANDARD")]
+    if owner is not None:
+        fields.append(("Owner", owner_fields(owner)))
+    return "Contents", fields
+
+
+def _page(ctx: S3Context, marker: str, limit: int) -> tuple[ListPage, str, str]:
+    prefix, delimiter = ctx.query.get("prefix", ""), ctx.query.get("delimiter", "")
+    return ctx.backend.list_objects(ctx.bucket, prefix, delimiter, marker, limit), prefix, delimiter
+
+
+def _entries(page: ListPage, encoding: str | None, owner: str | None) -> list:
+    entries = [_contents(version, encoding, owner) for version in page.objects]
+    entries += [("CommonPrefixes", [("Prefix", encode_key(p, encoding))]) for p in page.common_prefixes]
+    return entries
+
+
+def list_objects(ctx: S3Context) -> None:
+    encoding, limit, marker = encoding_type(ctx), max_keys(ctx), ctx.query.get("marker", "")
+    owner = ctx.backend.get_bucket(ctx.bucket).owner
+    page, prefix, delimiter = _page(ctx, marker, limit)
+    fields: list = [
+        ("Name", ctx.bucket),
+        ("Prefix", encode_key(prefix, encoding)),
+        ("Marker", encode_key(marker, encoding)),
+        ("MaxKeys", limit),
+        ("Delimiter", encode_key(delimiter, encoding) if delimiter else None),
+        ("IsTruncated", page.is_truncated),
+        # Amazon returns NextMarker only with a delimiter; without one clients use the last key.
+        ("NextMarker", encode_key(page.next_marker, encoding) if page.is_truncated and delimiter and page.next_marker else None),
+        ("EncodingType", encoding),
+    ]
+    ctx.xml(render("ListBucketResult", fields + _entries(page, encoding, owner)))
+
+
+def _token(marker: str) -> str:
+    return base64.urlsafe_b64encode(marker.encode("utf-8")).decode("ascii")
+
+
+def _from_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise errors.InvalidArgument("The continuation token provided is incorrect", ArgumentName="continuation-token") from None
+
+
+def list_objects_v2(ctx: S3Context) -> None:
+    if ctx.query.get("list-type") != "2":
+        raise errors.InvalidArgument("Invalid List Type specified in Request", ArgumentName="list-type")
+    encoding, limit = encoding_type(ctx), max_keys(ctx)
+    token, start_after = ctx.query.get("continuation-token"), ctx.query.get("start-after", "")
+    marker = _from_token(token) if token is not None else start_after
+    fetch_owner = ctx.query.get("fetch-owner", "").lower() == "true"
+    owner = ctx.backend.get_bucket(ctx.bucket).owner if fetch_owner else None
+    page, prefix, delimiter = _page(ctx, marker, limit)
+    fields: list = [
+        ("Name", ctx.bucket),
+        ("Prefix", encode_key(prefix, encoding)),
+        ("KeyCount", len(page.objects) + len(page.common_prefixes)),
+        ("MaxKeys", limit),
+        ("Delimiter", encode_key(delimiter, encoding) if delimiter else None),
+        ("IsTruncated", page.is_truncated),
+        ("ContinuationToken", token),
+        ("NextContinuationToken", _token(page.next_marker) if page.is_truncated and page.next_marker else None),
+        ("StartAfter", encode_key(start_after, encoding) if "start-after" in ctx.query else None),
+        ("EncodingType", encoding),
+    ]
+    ctx.xml(render("ListBucketResult", fields + _entries(page, encoding, owner)))

@@ -1,0 +1,223 @@
+"""CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload,
+ListParts, ListMultipartUploads."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import falcon
+
+from wsgi_s3.gateway.body import CopiedBody
+from wsgi_s3.gateway.context import S3Context
+from wsgi_s3.gateway.handlers.listing import encoding_type, max_keys
+from wsgi_s3.gateway.handlers.objects import copy_source, write_headers
+from wsgi_s3.gateway.handlers.service import owner_fields
+from wsgi_s3.model.types import ObjectMeta, Part, Upload
+from wsgi_s3.s3 import checksums, errors
+from wsgi_s3.s3.headers import content_headers, user_metadata
+from wsgi_s3.s3.names import encode_key
+from wsgi_s3.s3.xml import iso8601, parse_complete_multipart, render
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_NUMBER = 10000
+
+
+def _upload(ctx: S3Context) -> Upload:
+    return ctx.backend.get_upload(ctx.bucket, ctx.key, ctx.query["uploadId"])
+
+
+def _part_number(ctx: S3Context) -> int:
+    raw = ctx.query.get("partNumber", "")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
+        raise errors.InvalidArgument(
+            f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive", ArgumentName="partNumber"
+        )
+    return int(raw)
+
+
+def _checksum_fields(found: dict[str, str]) -> list[tuple[str, str]]:
+    return [("Checksum" + algorithm, digest) for algorithm, digest in found.items()]
+
+
+def create_multipart_upload(ctx: S3Context) -> None:
+    algorithm = ctx.headers.get("x-amz-checksum-algorithm", "").upper()
+    if algorithm and algorithm not in checksums.ALGORITHMS:
+        raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
+    checksum_type = ctx.headers.get("x-amz-checksum-type", "COMPOSITE" if algorithm else "").upper()
+    if checksum_type == "FULL_OBJECT":
+        raise errors.NotImplemented_("FULL_OBJECT checksums of multipart uploads are not implemented yet.")
+    meta = ObjectMeta(etag="", content=content_headers(ctx.headers), user_meta=user_metadata(ctx.headers), checksum_type=checksum_type)
+    upload = ctx.backend.create_upload(ctx.bucket, ctx.key, meta, algorithm)
+    if algorithm:
+        ctx.resp.set_header("x-amz-checksum-algorithm", algorithm)
+        ctx.resp.set_header("x-amz-checksum-type", checksum_type)
+    ctx.xml(render("InitiateMultipartUploadResult", [("Bucket", ctx.bucket), ("Key", ctx.key), ("UploadId", upload.upload_id)]))
+
+
+def upload_part(ctx: S3Context) -> None:
+    number = _part_number(ctx)
+    upload = _upload(ctx)
+    body = ctx.body(checksum_algorithm=upload.checksum_algorithm)
+    part = ctx.backend.upload_part(upload, number, body)
+    ctx.resp.set_header("ETag", f'"{part.etag}"')
+    for algorithm, digest in part.checksums.items():
+        ctx.resp.set_header(checksums.header_name(algorithm), digest)
+
+
+def _copy_range(header: str | None, size: int) -> tuple[int, int]:
+    if header is None:
+        return 0, size
+    try:
+        first, last = header.strip().removeprefix("bytes=").split("-")
+        start, end = int(first), int(last)
+    except ValueError:
+        raise errors.InvalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last", ArgumentName="x-amz-copy-source-range") from None
+    if start > end or end >= size:
+        raise errors.InvalidRange(RangeRequested=header, ActualObjectSize=str(size))
+    return start, end - start + 1
+
+
+def upload_part_copy(ctx: S3Context) -> None:
+    number = _part_number(ctx)
+    upload = _upload(ctx)
+    source = copy_source(ctx)
+    start, length = _copy_range(ctx.headers.get("x-amz-copy-source-range"), source.size)
+    body = CopiedBody(ctx.backend.open_object(source, start, length), {}, {}, upload.checksum_algorithm)
+    part = ctx.backend.upload_part(upload, number, body)
+    result = [("LastModified", iso8601(part.timestamp_ns)), ("ETag", f'"{part.etag}"')] + _checksum_fields(part.checksums)
+    ctx.xml(render("CopyPartResult", result))
+
+
+def complete_multipart_upload(ctx: S3Context) -> None:
+    upload = _upload(ctx)
+    requested = parse_complete_multipart(ctx.document())
+    stored = {part.part_number: part for part in ctx.backend.list_parts(upload)}
+    chosen: list[Part] = []
+    for index, wanted in enumerate(requested):
+        if index and wanted.part_number <= requested[index - 1].part_number:
+            raise errors.InvalidPartOrder()
+        part = stored.get(wanted.part_number)
+        if part is None or part.etag != wanted.etag:
+            raise errors.InvalidPart(PartNumber=str(wanted.part_number), ETag=wanted.etag)
+        for algorithm, digest in wanted.checksums.items():
+            if part.checksums.get(algorithm) not in (None, digest):
+                raise errors.InvalidPart(PartNumber=str(wanted.part_number), ETag=wanted.etag)
+        chosen.append(part)
+    for part in chosen[:-1]:
+        if part.size < MIN_PART_SIZE:
+            raise errors.EntityTooSmall(ProposedSize=str(part.size), MinSizeAllowed=str(MIN_PART_SIZE), PartNumber=str(part.part_number))
+    combined = hashlib.md5(b"".join(bytes.fromhex(part.etag) for part in chosen)).hexdigest()
+    found = {}
+    algorithm = upload.checksum_algorithm
+    if algorithm and all(algorithm in part.checksums for part in chosen):
+        found[algorithm] = checksums.combine_composite(algorithm, [part.checksums[algorithm] for part in chosen])
+    meta = ObjectMeta(
+        etag=f"{combined}-{len(chosen)}",
+        content=upload.meta.content,
+        user_meta=upload.meta.user_meta,
+        checksums=found,
+        checksum_type="COMPOSITE" if found else "",
+        part_sizes=tuple(part.size for part in chosen),
+    )
+    version = ctx.backend.complete_upload(upload, chosen, meta)
+    write_headers(ctx, version)
+    ctx.resp.delete_header("ETag")
+    location = f"{ctx.req.scheme}://{ctx.headers.get('host', '')}/{ctx.bucket}/{ctx.key}"
+    result = [("Location", location), ("Bucket", ctx.bucket), ("Key", ctx.key), ("ETag", f'"{version.etag}"')]
+    if found:
+        result += _checksum_fields(found) + [("ChecksumType", "COMPOSITE")]
+    ctx.xml(render("CompleteMultipartUploadResult", result))
+
+
+def abort_multipart_upload(ctx: S3Context) -> None:
+    ctx.backend.abort_upload(_upload(ctx))
+    ctx.resp.status = falcon.HTTP_204
+
+
+def list_parts(ctx: S3Context) -> None:
+    upload = _upload(ctx)
+    limit = max_keys(ctx, "max-parts")
+    marker = ctx.query.get("part-number-marker", "0")
+    if not marker.isdigit():
+        raise errors.InvalidArgument("Provided part-number-marker not an integer or within integer range", ArgumentName="part-number-marker")
+    parts = ctx.backend.list_parts(upload, int(marker), limit + 1)
+    truncated = len(parts) > limit
+    parts = parts[:limit]
+    caller = owner_fields(upload_owner(ctx))
+    fields: list = [
+        ("Bucket", ctx.bucket),
+        ("Key", ctx.key),
+        ("UploadId", upload.upload_id),
+        ("Initiator", caller),
+        ("Owner", caller),
+        ("StorageClass", "STANDARD"),
+        ("PartNumberMarker", int(marker)),
+        ("NextPartNumberMarker", parts[-1].part_number if parts else None),
+        ("MaxParts", limit),
+        ("IsTruncated", truncated),
+    ]
+    if upload.checksum_algorithm:
+        fields += [("ChecksumAlgorithm", upload.checksum_algorithm), ("ChecksumType", upload.meta.checksum_type)]
+    for part in parts:
+        fields.append(
+            ("Part", [("PartNumber", part.part_number), ("LastModified", iso8601(part.timestamp_ns)), ("ETag", f'"{part.etag}"'), ("Size", part.size)] + _checksum_fields(part.checksums))
+        )
+    ctx.xml(render("ListPartsResult", fields))
+
+
+def upload_owner(ctx: S3Context) -> str:
+    return ctx.principal.credential.access_key if ctx.principal.credential else "anonymous"
+
+
+def list_multipart_uploads(ctx: S3Context) -> None:
+    encoding, limit = encoding_type(ctx), max_keys(ctx, "max-uploads")
+    prefix, delimiter = ctx.query.get("prefix", ""), ctx.query.get("delimiter", "")
+    key_marker, id_marker = ctx.query.get("key-marker", ""), ctx.query.get("upload-id-marker", "")
+    uploads: list[Upload] = []
+    prefixes: list[str] = []
+    truncated = False
+    for upload in _uploads_under(ctx, prefix, key_marker, id_marker if key_marker else ""):
+        cut = upload.key.find(delimiter, len(prefix)) if delimiter else -1
+        common = upload.key[: cut + len(delimiter)] if cut >= 0 else None
+        if common is not None and prefixes and prefixes[-1] == common:
+            continue
+        if len(uploads) + len(prefixes) == limit:
+            truncated = True
+            break
+        if common is not None:
+            prefixes.append(common)
+        else:
+            uploads.append(upload)
+    caller = owner_fields(upload_owner(ctx))
+    last = uploads[-1] if uploads else None
+    fields: list = [
+        ("Bucket", ctx.bucket),
+        ("KeyMarker", encode_key(key_marker, encoding)),
+        ("UploadIdMarker", id_marker),
+        ("NextKeyMarker", encode_key(last.key, encoding) if truncated and last else None),
+        ("NextUploadIdMarker", last.upload_id if truncated and last else None),
+        ("Prefix", encode_key(prefix, encoding)),
+        ("Delimiter", encode_key(delimiter, encoding) if delimiter else None),
+        ("MaxUploads", limit),
+        ("IsTruncated", truncated),
+        ("EncodingType", encoding),
+    ]
+    for upload in uploads:
+        fields.append(
+            ("Upload", [("Key", encode_key(upload.key, encoding)), ("UploadId", upload.upload_id), ("Initiator", caller), ("Owner", caller), ("StorageClass", "STANDARD"), ("Initiated", iso8601(upload.initiated_ns))])
+        )
+    fields += [("CommonPrefixes", [("Prefix", encode_key(p, encoding))]) for p in prefixes]
+    ctx.xml(render("ListMultipartUploadsResult", fields))
+
+
+def _uploads_under(ctx: S3Context, prefix: str, after_key: str, after_id: str) -> Iterator[Upload]:
+    """Uploads with keys under `prefix` after the (key, upload id) marker, in order."""
+    if prefix > after_key:
+        after_key, after_id = prefix, ""
+    while batch := ctx.backend.list_uploads(ctx.bucket, after_key, after_id, 1000):
+        for upload in batch:
+            if not upload.key.startswith(prefix):
+                return
+            yield upload
+        after_key, after_id = batch[-1].key, batch[-1].upload_id

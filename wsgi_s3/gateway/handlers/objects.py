@@ -1,0 +1,197 @@
+"""PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, unquote
+
+import falcon
+
+from wsgi_s3.gateway.body import CopiedBody
+from wsgi_s3.gateway.context import S3Context
+from wsgi_s3.gateway.errors import to_s3_error
+from wsgi_s3.model import errors as storage
+from wsgi_s3.model.types import ObjectVersion
+from wsgi_s3.model.versions import NULL_VERSION
+from wsgi_s3.s3 import checksums, errors
+from wsgi_s3.s3.conditions import NotModified, check_preconditions, parse_range
+from wsgi_s3.s3.headers import content_headers, http_date, response_overrides, user_metadata
+from wsgi_s3.s3.names import check_bucket_name, check_key
+from wsgi_s3.s3.xml import iso8601, parse_delete, render
+
+
+def version_headers(version: ObjectVersion) -> dict[str, str]:
+    # Buckets that never had versioning show no version id (rclone would follow a "null" one).
+    return {} if version.version_id == NULL_VERSION else {"x-amz-version-id": version.version_id}
+
+
+def write_headers(ctx: S3Context, version: ObjectVersion) -> None:
+    """Headers of a write's response: ETag, version id and the checksum stored."""
+    ctx.resp.set_header("ETag", f'"{version.etag}"')
+    ctx.set_headers(version_headers(version))
+    for algorithm, digest in version.meta.checksums.items():
+        ctx.resp.set_header(checksums.header_name(algorithm), digest)
+
+
+def put_object(ctx: S3Context) -> None:
+    body = ctx.body(content=content_headers(ctx.headers), user_meta=user_metadata(ctx.headers))
+    if_none_match = ctx.headers.get("if-none-match", "").strip()
+    if if_none_match and if_none_match != "*":
+        raise errors.NotImplemented_("If-None-Match on PUT supports only '*'.")
+    if_match = ctx.headers.get("if-match")
+    version = ctx.backend.put_object(
+        ctx.bucket, ctx.key, body, if_none_match=bool(if_none_match), if_match=if_match.strip().strip('"') if if_match else None
+    )
+    write_headers(ctx, version)
+
+
+def find_version(ctx: S3Context, bucket: str, key: str, version_id: str | None) -> ObjectVersion:
+    """The version a read names; delete markers answer as S3 does (404, or 405 when named)."""
+    version = ctx.backend.head_object(bucket, key, version_id)
+    if version.delete_marker:
+        ctx.resp.set_header("x-amz-delete-marker", "true")
+        ctx.set_headers(version_headers(version))
+        if version_id is not None:
+            raise errors.MethodNotAllowed(Method=ctx.req.method, ResourceType="DeleteMarker")
+        raise errors.NoSuchKey(Key=key)
+    return version
+
+
+def _object_headers(ctx: S3Context, version: ObjectVersion) -> None:
+    ctx.resp.set_header("ETag", f'"{version.etag}"')
+    ctx.resp.set_header("Last-Modified", http_date(version.timestamp_ns))
+    ctx.resp.set_header("Accept-Ranges", "bytes")
+    ctx.set_headers(version_headers(version))
+    content = {**version.meta.content, **response_overrides(ctx.query)}
+    for name, value in content.items():
+        ctx.resp.set_header(name, value)
+    for name, value in version.meta.user_meta.items():
+        ctx.resp.set_header("x-amz-meta-" + name, value)
+    if version.meta.part_sizes:
+        ctx.resp.set_header("x-amz-mp-parts-count", str(len(version.meta.part_sizes)))
+
+
+def _part_span(version: ObjectVersion, part_number: str) -> tuple[int, int]:
+    """(start, length) of part `part_number` of a multipart object (1 is all of a plain one)."""
+    if not part_number.isdigit() or not 1 <= int(part_number) <= 10000:
+        raise errors.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive", ArgumentName="partNumber")
+    sizes = version.meta.part_sizes or (version.size,)
+    number = int(part_number)
+    if number > len(sizes):
+        raise errors.InvalidPartNumber()
+    return sum(sizes[: number - 1]), sizes[number - 1]
+
+
+def _read_object(ctx: S3Context, send_body: bool) -> None:
+    version = find_version(ctx, ctx.bucket, ctx.key, ctx.query.get("versionId"))
+    _object_headers(ctx, version)
+    try:
+        check_preconditions(ctx.headers, version.etag, version.timestamp_ns)
+    except NotModified:
+        ctx.resp.status = falcon.HTTP_304
+        return
+    span = None
+    if "partNumber" in ctx.query:
+        span = _part_span(version, ctx.query["partNumber"])
+    elif version.size:
+        span = parse_range(ctx.headers.get("range"), version.size)
+    elif ctx.headers.get("range"):
+        raise errors.InvalidRange(RangeRequested=ctx.headers["range"], ActualObjectSize="0")
+    start, length = span or (0, version.size)
+    if span is not None:
+        ctx.resp.status = falcon.HTTP_206
+        ctx.resp.set_header("Content-Range", f"bytes {start}-{start + length - 1}/{version.size}")
+    elif ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+        for algorithm, digest in version.meta.checksums.items():
+            ctx.resp.set_header(checksums.header_name(algorithm), digest)
+        if version.meta.checksum_type:
+            ctx.resp.set_header("x-amz-checksum-type", version.meta.checksum_type)
+    ctx.resp.content_length = length
+    if send_body and length:
+        ctx.resp.stream = ctx.backend.open_object(version, start, length)
+
+
+def get_object(ctx: S3Context) -> None:
+    _read_object(ctx, send_body=True)
+
+
+def head_object(ctx: S3Context) -> None:
+    _read_object(ctx, send_body=False)
+
+
+def delete_object(ctx: S3Context) -> None:
+    result = ctx.backend.delete_object(ctx.bucket, ctx.key, ctx.query.get("versionId"))
+    if result.delete_marker:
+        ctx.resp.set_header("x-amz-delete-marker", "true")
+    if result.version_id and result.version_id != NULL_VERSION:
+        ctx.resp.set_header("x-amz-version-id", result.version_id)
+    ctx.resp.status = falcon.HTTP_204
+
+
+def delete_objects(ctx: S3Context) -> None:
+    if "content-md5" not in ctx.headers and not any(name.startswith("x-amz-checksum-") for name in ctx.headers):
+        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
+    targets, quiet = parse_delete(ctx.document())
+    results: list[tuple[str, list]] = []
+    for target in targets:
+        try:
+            check_key(target.key)
+            result = ctx.backend.delete_object(ctx.bucket, target.key, target.version_id)
+        except (errors.S3Error, storage.StorageError) as exc:
+            error = to_s3_error(exc)
+            results.append(("Error", [("Key", target.key), ("VersionId", target.version_id), ("Code", error.code), ("Message", error.message)]))
+            continue
+        if quiet:
+            continue
+        fields: list = [("Key", target.key), ("VersionId", target.version_id)]
+        if result.delete_marker:
+            fields += [("DeleteMarker", True), ("DeleteMarkerVersionId", result.version_id)]
+        results.append(("Deleted", fields))
+    ctx.xml(render("DeleteResult", results))
+
+
+def parse_copy_source(header: str) -> tuple[str, str, str | None]:
+    """(bucket, key, version id) of an x-amz-copy-source header ("/bucket/key?versionId=v")."""
+    path, _, query = header.partition("?")
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
+    if not bucket or not key:
+        raise errors.InvalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey", ArgumentName="x-amz-copy-source")
+    check_bucket_name(bucket)
+    check_key(key)
+    version_id = parse_qs(query).get("versionId", [None])[0]
+    return bucket, key, version_id
+
+
+def copy_source(ctx: S3Context) -> ObjectVersion:
+    """The source version of a copy, with x-amz-copy-source-if-* checked against it."""
+    bucket, key, version_id = parse_copy_source(ctx.headers["x-amz-copy-source"])
+    source = find_version(ctx, bucket, key, version_id)
+    check_preconditions(ctx.headers, source.etag, source.timestamp_ns, prefix="x-amz-copy-source-")
+    return source
+
+
+def copy_object(ctx: S3Context) -> None:
+    source = copy_source(ctx)
+    replace = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if replace not in ("COPY", "REPLACE"):
+        raise errors.InvalidArgument("Unknown metadata directive.", ArgumentName="x-amz-metadata-directive")
+    if replace == "COPY" and (source.bucket, source.key) == (ctx.bucket, ctx.key) and "versionId" not in ctx.headers["x-amz-copy-source"]:
+        raise errors.InvalidRequest(
+            "This copy request is illegal because it is trying to copy an object to itself without changing the "
+            "object's metadata, storage class, website redirect location or encryption attributes."
+        )
+    if replace == "REPLACE":
+        content, user_meta = content_headers(ctx.headers), user_metadata(ctx.headers)
+    else:
+        content, user_meta = source.meta.content, source.meta.user_meta
+    algorithm = ctx.headers.get("x-amz-checksum-algorithm", "").upper() or next(iter(source.meta.checksums), "")
+    if algorithm and algorithm not in checksums.ALGORITHMS:
+        raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
+    body = CopiedBody(ctx.backend.open_object(source, 0, source.size), content, user_meta, algorithm)
+    version = ctx.backend.put_object(ctx.bucket, ctx.key, body)
+    write_headers(ctx, version)
+    ctx.resp.delete_header("ETag")
+    if source.version_id != NULL_VERSION:
+        ctx.resp.set_header("x-amz-copy-source-version-id", source.version_id)
+    result = [("LastModified", iso8601(version.timestamp_ns)), ("ETag", f'"{version.etag}"')]
+    result += [("Checksum" + algorithm, digest) for algorithm, digest in version.meta.checksums.items()]
+    ctx.xml(render("CopyObjectResult", result))

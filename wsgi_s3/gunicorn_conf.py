@@ -1,0 +1,55 @@
+"""gunicorn settings and hooks shared by every wsgi-s3 role (conf/gunicorn.conf.py extends this).
+
+Kept free of heavy imports: gunicorn reads it in the master before forking gevent workers.
+"""
+
+from __future__ import annotations
+
+worker_class = "gevent"
+worker_connections = 1000
+graceful_timeout = 30
+keepalive = 75  # longer than typical client idle pools, shorter than nginx's upstream keepalive_timeout
+# Request lines carry long presigned query strings; headers carry many x-amz-meta-* entries.
+limit_request_line = 16384
+limit_request_field_size = 16384
+errorlog = "-"
+accesslog = None
+forwarded_allow_ips = "127.0.0.1,::1"
+# gunicorn 24+ opens a control socket in $HOME by default; several services on one host would share it.
+control_socket_disable = True
+
+
+def on_starting(server) -> None:
+    """Before any worker exists nothing can be mid-write: sweep everything a crash left behind."""
+    from wsgi_s3.config import Settings
+    from wsgi_s3.store.store import Store
+    from wsgi_s3.store.sweeper import sweep
+
+    store = Store(Settings.from_env().data_dir)
+    sweep(store, grace_seconds=0)
+    store.meta.close()
+
+
+def post_worker_init(worker) -> None:
+    """Each worker sweeps periodically in a greenlet; the grace period protects writes in flight
+    in any worker, and a sweep that races another one only finds files already gone."""
+    import random
+
+    import gevent
+
+    from wsgi_s3.config import Settings
+    from wsgi_s3.store.store import Store
+    from wsgi_s3.store.sweeper import sweep
+
+    settings = Settings.from_env()
+
+    def periodic() -> None:
+        store = Store(settings.data_dir)
+        while True:
+            gevent.sleep(settings.sweep_interval * random.uniform(0.5, 1.5))
+            try:
+                sweep(store, grace_seconds=settings.sweep_grace)
+            except Exception:  # noqa: BLE001 - a failed sweep must not kill the worker
+                worker.log.exception("periodic sweep failed")
+
+    gevent.spawn(periodic)

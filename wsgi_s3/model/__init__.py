@@ -1,0 +1,1 @@
+"""The vocabulary every floor shares; no I/O."""

@@ -1,0 +1,106 @@
+"""Dataclasses shared by the store, the backends and the gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    name: str
+    created_ns: int
+    region: str
+    owner: str = ""  # access key of the creator
+    versioning: str = ""  # "", "Enabled" or "Suspended", as S3 reports it
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One immutable blob holding a contiguous piece of an object's bytes."""
+
+    blob_id: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    """What the gateway decides about a new version: everything but its bytes and identity."""
+
+    etag: str  # without quotes: md5 hex, or "<hex>-N" for multipart
+    content: dict[str, str] = field(default_factory=dict)  # content-type, cache-control, ... (lower-case)
+    user_meta: dict[str, str] = field(default_factory=dict)  # x-amz-meta-* without the prefix
+    checksums: dict[str, str] = field(default_factory=dict)  # "CRC32" -> base64 digest
+    checksum_type: str = ""  # "FULL_OBJECT" or "COMPOSITE" when checksums are set
+    part_sizes: tuple[int, ...] = ()  # sizes of the parts of a multipart object, in order
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    bucket: str
+    key: str
+    version_id: str
+    timestamp_ns: int
+    size: int
+    meta: ObjectMeta
+    segments: tuple[Segment, ...] = ()
+    delete_marker: bool = False
+    is_latest: bool = True
+
+    @property
+    def etag(self) -> str:
+        return self.meta.etag
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a key-ordered listing; `next_marker` is the last key or common prefix returned."""
+
+    objects: list[ObjectVersion]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_marker: str | None
+
+
+@dataclass(frozen=True)
+class Upload:
+    upload_id: str
+    bucket: str
+    key: str
+    initiated_ns: int
+    meta: ObjectMeta  # content headers and user metadata given at creation (etag empty)
+    checksum_algorithm: str = ""  # e.g. "CRC32" when the client asked for one at creation
+
+
+@dataclass(frozen=True)
+class Part:
+    part_number: int
+    etag: str
+    size: int
+    timestamp_ns: int
+    blob_id: str
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StagedBlob:
+    """A blob written and fsynced but not yet referenced by any metadata (invisible)."""
+
+    blob_id: str
+    size: int
+    crc32: int
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    version_id: str | None  # the version removed, or the delete marker created; None when unversioned
+    delete_marker: bool
+
+
+class BodySource(Protocol):
+    """A request body on its way to storage: read it to b"" first, then `finish()` verifies the
+    digests the client sent (raising if they do not match) and returns the new version's meta."""
+
+    def read(self, size: int = -1) -> bytes: ...
+
+    def finish(self) -> ObjectMeta: ...

@@ -1,0 +1,84 @@
+"""The flexible checksums of S3 (x-amz-checksum-*): incremental hashers and the COMPOSITE multipart form."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from collections.abc import Callable
+
+from awscrt import checksums as crt
+
+from wsgi_s3.s3 import errors
+
+ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
+
+
+class Hasher:
+    """A running checksum; `digest()` is the raw big-endian value, `digest_b64()` the header form."""
+
+    def update(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def digest(self) -> bytes:
+        raise NotImplementedError
+
+    def digest_b64(self) -> str:
+        return base64.b64encode(self.digest()).decode("ascii")
+
+
+class _Crc(Hasher):
+    def __init__(self, function: Callable[[bytes, int], int], size: int) -> None:
+        self._function = function
+        self._size = size
+        self._value = 0
+
+    def update(self, data: bytes) -> None:
+        self._value = self._function(data, self._value)
+
+    def digest(self) -> bytes:
+        return self._value.to_bytes(self._size, "big")
+
+
+class _Hashlib(Hasher):
+    def __init__(self, name: str) -> None:
+        self._hash = hashlib.new(name)
+
+    def update(self, data: bytes) -> None:
+        self._hash.update(data)
+
+    def digest(self) -> bytes:
+        return self._hash.digest()
+
+
+def _canonical(algorithm: str) -> str:
+    # SDKs send upper case; accept any case rather than fail on a header value's spelling.
+    name = algorithm.upper()
+    if name not in ALGORITHMS:
+        raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
+    return name
+
+
+def header_name(algorithm: str) -> str:
+    """The header that carries this algorithm's checksum, e.g. "x-amz-checksum-crc32"."""
+    return "x-amz-checksum-" + _canonical(algorithm).lower()
+
+
+def new_hasher(algorithm: str) -> Hasher:
+    """A fresh hasher for one of `ALGORITHMS`; anything else is S3's InvalidRequest."""
+    name = _canonical(algorithm)
+    if name == "CRC32":
+        return _Crc(zlib.crc32, 4)
+    if name == "CRC32C":
+        return _Crc(crt.crc32c, 4)
+    if name == "CRC64NVME":
+        return _Crc(crt.crc64nvme, 8)
+    return _Hashlib(name.lower())
+
+
+def combine_composite(algorithm: str, part_digests_b64: list[str]) -> str:
+    """S3's COMPOSITE multipart checksum: the checksum of the parts' raw digests, then "-<part count>"."""
+    hasher = new_hasher(algorithm)
+    for digest in part_digests_b64:
+        hasher.update(base64.b64decode(digest, validate=True))
+    return f"{hasher.digest_b64()}-{len(part_digests_b64)}"

@@ -1,0 +1,79 @@
+"""The route table: request shape (method, target, sub-resource) -> AWS operation and permission."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from wsgi_s3.s3 import errors
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # the AWS API name, e.g. "PutObject"
+    permission: str  # "read", "write" or "delete"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    target: str  # "service", "bucket" or "object"
+    method: str
+    operation: Operation
+    query: str | None = None  # a query parameter that must be present
+    header: str | None = None  # a header that must be present
+
+
+def _rule(target: str, method: str, name: str, permission: str, query: str | None = None, header: str | None = None) -> _Rule:
+    return _Rule(target, method, Operation(name, permission), query, header)
+
+
+# First match wins, so rules with a sub-resource come before the plain form of the same method.
+RULES: tuple[_Rule, ...] = (
+    _rule("service", "GET", "ListBuckets", "read"),
+    _rule("bucket", "GET", "GetBucketLocation", "read", query="location"),
+    _rule("bucket", "GET", "GetBucketVersioning", "read", query="versioning"),
+    _rule("bucket", "GET", "ListMultipartUploads", "read", query="uploads"),
+    _rule("bucket", "GET", "ListObjectsV2", "read", query="list-type"),
+    _rule("bucket", "GET", "ListObjects", "read"),
+    _rule("bucket", "HEAD", "HeadBucket", "read"),
+    _rule("bucket", "PUT", "CreateBucket", "write"),
+    _rule("bucket", "DELETE", "DeleteBucket", "delete"),
+    _rule("bucket", "POST", "DeleteObjects", "delete", query="delete"),
+    _rule("object", "GET", "ListParts", "read", query="uploadId"),
+    _rule("object", "GET", "GetObject", "read"),
+    _rule("object", "HEAD", "HeadObject", "read"),
+    _rule("object", "PUT", "UploadPartCopy", "write", query="uploadId", header="x-amz-copy-source"),
+    _rule("object", "PUT", "UploadPart", "write", query="uploadId"),
+    _rule("object", "PUT", "CopyObject", "write", header="x-amz-copy-source"),
+    _rule("object", "PUT", "PutObject", "write"),
+    _rule("object", "POST", "CreateMultipartUpload", "write", query="uploads"),
+    _rule("object", "POST", "CompleteMultipartUpload", "write", query="uploadId"),
+    _rule("object", "DELETE", "AbortMultipartUpload", "delete", query="uploadId"),
+    _rule("object", "DELETE", "DeleteObject", "delete"),
+)
+
+# Sub-resources of S3 that we do not serve yet: answering them as a plain GET/PUT would be wrong.
+UNSUPPORTED_SUBRESOURCES = frozenset(
+    {
+        "accelerate", "acl", "analytics", "cors", "encryption", "intelligent-tiering", "inventory", "lifecycle",
+        "logging", "metrics", "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
+        "publicAccessBlock", "replication", "requestPayment", "restore", "retention", "legal-hold", "select",
+        "tagging", "torrent", "versions", "website", "attributes",
+    }
+)
+
+
+def resolve(method: str, bucket: str | None, key: str | None, query: Mapping[str, str], headers: Mapping[str, str]) -> Operation:
+    target = "object" if key else "bucket" if bucket else "service"
+    for name in query:
+        if name in UNSUPPORTED_SUBRESOURCES:
+            raise errors.NotImplemented_(f"The '{name}' sub-resource is not implemented.")
+    for rule in RULES:
+        if (
+            rule.target == target
+            and rule.method == method
+            and (rule.query is None or rule.query in query)
+            and (rule.header is None or rule.header in headers)
+        ):
+            return rule.operation
+    raise errors.MethodNotAllowed(Method=method, ResourceType=target.upper())

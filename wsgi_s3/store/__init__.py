@@ -1,0 +1,1 @@
+"""One node's storage engine: SQLite metadata plus immutable blob files."""

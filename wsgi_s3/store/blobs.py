@@ -1,0 +1,116 @@
+"""Immutable blob files: written to a temp file, hashed while streaming, fsynced, renamed into place.
+
+Layout under the data directory:
+    tmp/<blob_id>.tmp          a blob being written (removed by the sweeper if the writer died)
+    blobs/<aa>/<bb>/<blob_id>  finished blobs, fanned out by the first bytes of the id
+
+A finished blob is not visible to S3 until metadata references it (see Store); a blob that is
+never referenced is an orphan that the sweeper removes after a grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import zlib
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol
+
+from wsgi_s3.model.types import Segment, StagedBlob
+
+CHUNK = 1 << 20
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1) -> bytes: ...
+
+
+class BlobFiles:
+    """Paths and I/O of one data directory's blobs."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.blob_root = os.path.join(data_dir, "blobs")
+        self.tmp_dir = os.path.join(data_dir, "tmp")
+        os.makedirs(self.blob_root, exist_ok=True)
+        os.makedirs(self.tmp_dir, exist_ok=True)
+
+    def path(self, blob_id: str) -> str:
+        return os.path.join(self.blob_root, blob_id[:2], blob_id[2:4], blob_id)
+
+    def write(self, source: Readable) -> StagedBlob:
+        """Stream `source` to a new blob until it returns b''. Errors raised by `source` (a bad
+        digest found at EOF, a truncated body) propagate after the temp file is removed."""
+        blob_id = uuid.uuid4().hex
+        tmp_path = os.path.join(self.tmp_dir, blob_id + ".tmp")
+        size = 0
+        crc = 0
+        try:
+            with open(tmp_path, "wb") as out:
+                while True:
+                    data = source.read(CHUNK)
+                    if not data:
+                        break
+                    out.write(data)
+                    size += len(data)
+                    crc = zlib.crc32(data, crc)
+                out.flush()
+                os.fsync(out.fileno())
+            final = self.path(blob_id)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.rename(tmp_path, final)
+            _fsync_dir(os.path.dirname(final))
+        except BaseException:
+            _unlink_quietly(tmp_path)
+            raise
+        return StagedBlob(blob_id=blob_id, size=size, crc32=crc)
+
+    def remove(self, blob_ids: list[str]) -> None:
+        for blob_id in blob_ids:
+            _unlink_quietly(self.path(blob_id))
+
+    def open_range(self, segments: tuple[Segment, ...], start: int, length: int) -> BinaryIO | Iterator[bytes]:
+        """Bytes [start, start+length) of the concatenated segments.
+
+        A range within one blob comes back as an open file seeked to `start`, so that gunicorn
+        can send it with sendfile; a range across blobs comes back as a generator of chunks."""
+        pieces: list[tuple[str, int, int]] = []
+        offset = 0
+        for segment in segments:
+            seg_start, seg_end = offset, offset + segment.size
+            lo, hi = max(start, seg_start), min(start + length, seg_end)
+            if lo < hi:
+                pieces.append((self.path(segment.blob_id), lo - seg_start, hi - lo))
+            offset = seg_end
+        if len(pieces) == 1:
+            path, skip, _ = pieces[0]
+            handle = open(path, "rb")
+            handle.seek(skip)
+            return handle
+        return _read_pieces(pieces)
+
+
+def _read_pieces(pieces: list[tuple[str, int, int]]) -> Iterator[bytes]:
+    for path, skip, count in pieces:
+        with open(path, "rb") as handle:
+            handle.seek(skip)
+            while count > 0:
+                data = handle.read(min(CHUNK, count))
+                if not data:
+                    raise OSError(f"blob {path} is shorter than its metadata says")
+                count -= len(data)
+                yield data
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

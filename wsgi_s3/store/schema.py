@@ -1,0 +1,74 @@
+"""The SQLite schema of a store and its numbered migrations, keyed on PRAGMA user_version."""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Each entry moves the schema from version i to i+1; never edit a released entry, append a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE buckets (
+        name        TEXT PRIMARY KEY,
+        created_ns  INTEGER NOT NULL,
+        region      TEXT NOT NULL,
+        owner       TEXT NOT NULL DEFAULT '',
+        versioning  TEXT NOT NULL DEFAULT ''
+    );
+    -- One row per version (delete markers included). Text compares as UTF-8 bytes (BINARY),
+    -- which is S3's key order.
+    CREATE TABLE versions (
+        bucket        TEXT NOT NULL,
+        key           TEXT NOT NULL,
+        version_id    TEXT NOT NULL,
+        timestamp_ns  INTEGER NOT NULL,
+        is_latest     INTEGER NOT NULL,
+        delete_marker INTEGER NOT NULL DEFAULT 0,
+        size          INTEGER NOT NULL DEFAULT 0,
+        meta          TEXT NOT NULL,          -- JSON of ObjectMeta
+        segments      TEXT NOT NULL,          -- JSON list of [blob_id, size]
+        PRIMARY KEY (bucket, key, version_id)
+    ) WITHOUT ROWID;
+    -- Listing walks only current versions in key order, so a page costs the same in any bucket size.
+    CREATE INDEX versions_latest ON versions (bucket, key) WHERE is_latest = 1;
+    CREATE TABLE uploads (
+        upload_id     TEXT PRIMARY KEY,
+        bucket        TEXT NOT NULL,
+        key           TEXT NOT NULL,
+        initiated_ns  INTEGER NOT NULL,
+        meta          TEXT NOT NULL,
+        checksum_algorithm TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX uploads_by_key ON uploads (bucket, key, upload_id);
+    CREATE TABLE parts (
+        upload_id     TEXT NOT NULL,
+        part_number   INTEGER NOT NULL,
+        etag          TEXT NOT NULL,
+        size          INTEGER NOT NULL,
+        timestamp_ns  INTEGER NOT NULL,
+        blob_id       TEXT NOT NULL,
+        checksums     TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (upload_id, part_number)
+    ) WITHOUT ROWID;
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the database up to the newest schema, one migration per transaction."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    for number in range(version, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            (current,) = conn.execute("PRAGMA user_version").fetchone()
+            if current > number:
+                conn.execute("COMMIT")
+                continue
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

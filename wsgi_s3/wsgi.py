@@ -1,0 +1,23 @@
+"""gunicorn entry points: build the objects a worker needs from settings and return the WSGI app."""
+
+from __future__ import annotations
+
+import falcon
+
+from wsgi_s3.backend.local import LocalBackend
+from wsgi_s3.config import Settings
+from wsgi_s3.gateway.app import create_app
+from wsgi_s3.gateway.auth import Authenticator, CredentialStore
+from wsgi_s3.store.store import Store
+
+
+def embedded_app(settings: Settings | None = None) -> falcon.App:
+    """`wsgi-s3 serve`: the S3 gateway over a Store in this process."""
+    settings = settings or Settings.from_env()
+    backend = LocalBackend(Store(settings.data_dir))
+    authenticator = Authenticator(
+        CredentialStore(settings.credentials_path),
+        settings.region if settings.enforce_region else None,
+        settings.allow_anonymous,
+    )
+    return create_app(backend, authenticator, domain=settings.domain, region=settings.region)
