@@ -77,8 +77,9 @@ class Server:
         return [int(pid) for pid in out.split()]
 
     def stop(self) -> None:
+        # SIGINT is gunicorn's quick shutdown: SIGTERM would wait out idle keep-alive connections.
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -168,3 +169,78 @@ def run_aws(aws_cli: str, server: Server, tmp_path: Path):
         return result
 
     return run
+
+
+class RawS3:
+    """SigV4-signed requests (UNSIGNED-PAYLOAD) on plain http.client connections, so that a test
+    decides exactly when body bytes go out: streamed from a generator, or cut off by a kill -9."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.connections: list = []
+
+    def signed_headers(self, method: str, target: str, headers: dict[str, str] | None = None) -> dict[str, str]:
+        """Headers (Host, X-Amz-Date, X-Amz-Content-SHA256, Authorization) for `target` ("/bucket/key?query")."""
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        request = AWSRequest(method=method, url=self.server.endpoint + target, headers=dict(headers or {}))
+        request.context["client_config"] = Config(s3={"payload_signing_enabled": False})
+        S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION).add_auth(request)
+        return {"Host": f"127.0.0.1:{self.server.port}", **dict(request.headers.items())}
+
+    def start(self, method: str, target: str, length: int, headers: dict[str, str] | None = None):
+        """Send a signed request's line and headers (Content-Length: `length`) and return the open
+        http.client connection: the caller sends the body with .send() and reads .getresponse()."""
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=120)
+        self.connections.append(conn)
+        conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        for name, value in self.signed_headers(method, target, {**(headers or {}), "Content-Length": str(length)}).items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        return conn
+
+    def request(self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        """A whole signed request: (status, lower-case headers, body)."""
+        conn = self.start(method, target, len(body), headers)
+        if body:
+            conn.send(body)
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}, data
+
+    def close(self) -> None:
+        for conn in self.connections:
+            conn.close()
+
+
+@pytest.fixture
+def raw_s3() -> Iterator:
+    """Factory: raw_s3(server) -> RawS3 for that server; its connections are closed after the test."""
+    made: list[RawS3] = []
+
+    def make(server: Server) -> RawS3:
+        made.append(RawS3(server))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def client_for() -> Iterator:
+    """Factory: client_for(server, **botocore_config) -> a boto3 S3 client of that server, closed after the test."""
+    made: list = []
+
+    def make(server: Server, **config: object) -> object:
+        made.append(make_client(server.endpoint, **config))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import BinaryIO
 
 from wsgi_s3.model.types import (
     BodySource,
     BucketInfo,
+    ByteStream,
     DeleteResult,
     ListPage,
     ObjectMeta,
@@ -69,7 +69,7 @@ class LocalBackend:
     def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         return self.store.get_version(bucket, key, version_id)
 
-    def open_object(self, version: ObjectVersion, start: int, length: int) -> BinaryIO | Iterator[bytes]:
+    def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream | Iterator[bytes]:
         return self.store.read(version, start, length)
 
     def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult:

@@ -61,8 +61,9 @@ class CredentialStore:
         self._mtime = mtime
 
     def get(self, access_key: str) -> Credential | None:
-        # Keys added by `wsgi-s3 credentials create` take effect without a restart.
-        if time.monotonic() - self._checked > 1.0:
+        # Keys added by `wsgi-s3 credentials create` take effect at once (an unknown key looks again),
+        # revoked ones within a second.
+        if access_key not in self._by_key or time.monotonic() - self._checked > 1.0:
             self._checked = time.monotonic()
             self.reload()
         return self._by_key.get(access_key)

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
-from wsgi_s3.model.types import ObjectMeta
+from wsgi_s3.model.types import ByteStream, ObjectMeta
 from wsgi_s3.s3 import checksums, errors
 from wsgi_s3.s3.chunked import AwsChunkedReader
 from wsgi_s3.s3.sigv4 import SigV4Result
@@ -130,6 +130,8 @@ class RequestBody:
             expected = self.headers.get(name) or trailers.get(name)
             if expected is None and name in self.headers.get("x-amz-trailer", "").lower():
                 raise errors.InvalidRequest(f"The trailing {name} was not sent.")
+            if expected is not None and not checksums.is_digest(self.algorithm, expected):
+                raise errors.InvalidRequest(f"Value for {name} header is invalid.")
             if expected is not None and expected != digests.hasher.digest_b64():
                 raise errors.BadDigest(f"The {self.algorithm} you specified did not match the calculated checksum.")
         return digests.meta(self.content, self.user_meta)
@@ -168,7 +170,7 @@ class Digests:
 class CopiedBody:
     """A BodySource over bytes read from storage (CopyObject, UploadPartCopy): hashed, not verified."""
 
-    def __init__(self, chunks: BinaryIO | Iterator[bytes], content: dict[str, str], user_meta: dict[str, str], algorithm: str = "") -> None:
+    def __init__(self, chunks: ByteStream | Iterator[bytes], content: dict[str, str], user_meta: dict[str, str], algorithm: str = "") -> None:
         self.chunks = iter(lambda: chunks.read(CHUNK), b"") if hasattr(chunks, "read") else iter(chunks)
         self.closer = chunks
         self.content = content

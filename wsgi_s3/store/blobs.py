@@ -68,11 +68,11 @@ class BlobFiles:
         for blob_id in blob_ids:
             _unlink_quietly(self.path(blob_id))
 
-    def open_range(self, segments: tuple[Segment, ...], start: int, length: int) -> BinaryIO | Iterator[bytes]:
+    def open_range(self, segments: tuple[Segment, ...], start: int, length: int) -> BlobRange | Iterator[bytes]:
         """Bytes [start, start+length) of the concatenated segments.
 
-        A range within one blob comes back as an open file seeked to `start`, so that gunicorn
-        can send it with sendfile; a range across blobs comes back as a generator of chunks."""
+        A range within one blob comes back as a BlobRange (a file with a fileno, so that gunicorn
+        can send it with sendfile); a range across blobs comes back as a generator of chunks."""
         pieces: list[tuple[str, int, int]] = []
         offset = 0
         for segment in segments:
@@ -82,11 +82,34 @@ class BlobFiles:
                 pieces.append((self.path(segment.blob_id), lo - seg_start, hi - lo))
             offset = seg_end
         if len(pieces) == 1:
-            path, skip, _ = pieces[0]
+            path, skip, count = pieces[0]
             handle = open(path, "rb")
             handle.seek(skip)
-            return handle
+            return BlobRange(handle, count)
         return _read_pieces(pieces)
+
+
+class BlobRange:
+    """An open blob positioned at a range's start that reads no further than the range's end.
+
+    `fileno()` lets gunicorn's sendfile take the bytes from the current offset (it sends exactly the
+    response's Content-Length); `read` serves every other path (TLS, copies)."""
+
+    def __init__(self, handle: BinaryIO, length: int) -> None:
+        self.handle = handle
+        self.remaining = length
+
+    def read(self, size: int = -1) -> bytes:
+        count = self.remaining if size < 0 else min(size, self.remaining)
+        data = self.handle.read(count) if count > 0 else b""
+        self.remaining -= len(data)
+        return data
+
+    def fileno(self) -> int:
+        return self.handle.fileno()
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def _read_pieces(pieces: list[tuple[str, int, int]]) -> Iterator[bytes]:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import BinaryIO
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, ListPage, ObjectVersion, Part, StagedBlob, Upload
 from wsgi_s3.model.versions import now_ns
-from wsgi_s3.store.blobs import BlobFiles, Readable
+from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable
 from wsgi_s3.store.metadata import Metadata
 
 _LIST_BATCH = 1000
@@ -69,7 +68,7 @@ class Store:
     def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         return self.meta.get_version(bucket, key, version_id)
 
-    def read(self, version: ObjectVersion, start: int, length: int) -> BinaryIO | Iterator[bytes]:
+    def read(self, version: ObjectVersion, start: int, length: int) -> BlobRange | Iterator[bytes]:
         return self.blobs.open_range(version.segments, start, length)
 
     def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
