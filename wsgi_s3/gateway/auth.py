@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from wsgi_s3.s3 import errors, sigv4
+from wsgi_s3.s3 import errors, sigv2, sigv4
 from wsgi_s3.s3.sigv4 import SignedRequest, SigV4Result
 
 PERMISSIONS = ("read", "write", "delete")
@@ -108,11 +108,17 @@ class Authenticator:
         credential = self.credentials.get(access_key)
         return credential.secret_key if credential else None
 
-    def authenticate(self, request: SignedRequest) -> Principal:
+    def authenticate(self, request: SignedRequest, virtual_bucket: str | None = None) -> Principal:
+        """Verify whichever signature the request carries; `virtual_bucket` is the bucket taken
+        from the Host header (SigV2 signs it as part of the resource)."""
+        now = datetime.now(timezone.utc)
         if sigv4.has_v4_header(request) or sigv4.is_presigned_v4(request):
-            result = sigv4.verify(request, self._secret, datetime.now(timezone.utc), region=self.enforced_region)
+            result = sigv4.verify(request, self._secret, now, region=self.enforced_region)
             return Principal(self.credentials.get(result.access_key), result)
-        if "authorization" in request.headers or any(name == "X-Amz-Signature" for name, _ in request.query):
+        if sigv2.has_v2_header(request) or sigv2.is_presigned_v2(request):
+            access_key = sigv2.verify(request, self._secret, now, virtual_bucket=virtual_bucket)
+            return Principal(self.credentials.get(access_key))
+        if "authorization" in request.headers:
             raise errors.AccessDenied("Unsupported authorization type")
         if self.allow_anonymous:
             return Principal(None)

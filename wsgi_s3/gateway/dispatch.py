@@ -61,17 +61,17 @@ def raw_target(env: dict) -> tuple[str, str]:
     return path, query
 
 
-def split_target(host: str, raw_path: str, domain: str) -> tuple[str, str]:
-    """(bucket, key) from virtual-hosted style (<bucket>.<domain>) or path style."""
+def split_target(host: str, raw_path: str, domain: str) -> tuple[str, str, bool]:
+    """(bucket, key, virtual) from virtual-hosted style (<bucket>.<domain>) or path style."""
     hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     try:
         path = unquote(raw_path, errors="strict")
     except UnicodeDecodeError as exc:
         raise errors.InvalidArgument("The request path is not valid UTF-8") from exc
     if domain and hostname.endswith("." + domain):
-        return hostname[: -len(domain) - 1], path[1:]
+        return hostname[: -len(domain) - 1], path[1:], True
     bucket, _, key = path[1:].partition("/")
-    return bucket, key
+    return bucket, key, False
 
 
 def _wire(text: str) -> str:
@@ -94,12 +94,13 @@ class S3Dispatcher:
         headers = request_headers(env)
         pairs = parse_qsl(raw_query, keep_blank_values=True)
         query = dict(pairs)
-        bucket, key = split_target(headers.get("host", ""), raw_path, self.domain)
+        bucket, key, virtual = split_target(headers.get("host", ""), raw_path, self.domain)
         req.context["resource"] = "/" + bucket + ("/" + key if key else "") if bucket else "/"
         operation = resolve(req.method, bucket or None, key or None, query, headers)
         req.context["operation"] = operation.name
         principal = self.authenticator.authenticate(
-            SignedRequest(req.method, raw_path, pairs, {name: _wire(value) for name, value in headers.items()})
+            SignedRequest(req.method, raw_path, pairs, {name: _wire(value) for name, value in headers.items()}),
+            bucket if virtual else None,
         )
         self.authenticator.authorize(principal, operation.permission)
         if bucket and operation.name != "CreateBucket":
