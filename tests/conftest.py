@@ -38,6 +38,7 @@ class Server:
     port: int
     extra_args: list[str] = field(default_factory=list)
     scheme: str = "http"
+    root_key: bool = True  # pass ACCESS_KEY/SECRET_KEY in the environment
     process: subprocess.Popen | None = None
     log_path: Path | None = None
 
@@ -47,7 +48,9 @@ class Server:
 
     def start(self) -> None:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+        env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "WSGI_S3_"))}
+        if self.root_key:
+            env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
         command = [sys.executable, "-m", "wsgi_s3", "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)]
         log = open(self.log_path, "ab")
         # A session of its own, so that kill -9 reaches the gunicorn master and its workers.
@@ -97,8 +100,8 @@ def start_server(tmp_path: Path) -> Iterator:
     """Factory for servers of a test's own: start_server(*extra_args) -> Server."""
     started: list[Server] = []
 
-    def start(*extra_args: str, scheme: str = "http") -> Server:
-        server = Server(tmp_path / f"data-{len(started)}", free_port(), list(extra_args), scheme)
+    def start(*extra_args: str, scheme: str = "http", root_key: bool = True) -> Server:
+        server = Server(tmp_path / f"data-{len(started)}", free_port(), list(extra_args), scheme, root_key)
         started.append(server)
         server.start()
         return server
@@ -117,14 +120,48 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     instance.stop()
 
 
-def make_client(endpoint: str, **config: object) -> object:
+@dataclass(frozen=True)
+class TlsFiles:
+    cert: Path  # self-signed, so it is also the CA bundle clients trust
+    key: Path
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A self-signed certificate for 127.0.0.1 and localhost, made with openssl."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return TlsFiles(cert, key)
+
+
+@pytest.fixture(scope="session")
+def https_server(tmp_path_factory: pytest.TempPathFactory, tls_files: TlsFiles) -> Iterator[Server]:
+    """One embedded server serving https itself (gunicorn's TLS), shared like `server`."""
+    instance = Server(
+        tmp_path_factory.mktemp("shared-tls") / "data",
+        free_port(),
+        ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)],
+        scheme="https",
+    )
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+def make_client(endpoint: str, verify: str | bool = False, **config: object) -> object:
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
         region_name=REGION,
-        verify=False,
+        verify=verify,
         config=Config(retries={"max_attempts": 1}, **config),
     )
 

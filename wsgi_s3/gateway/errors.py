@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 _NOT_FOUND = {"bucket": s3.NoSuchBucket, "key": s3.NoSuchKey, "version": s3.NoSuchVersion, "upload": s3.NoSuchUpload, "part": s3.InvalidPart}
 _EXISTS = {"bucket": s3.BucketAlreadyOwnedByYou}
+# The element Amazon names the missing thing with, e.g. <Key>photo.jpg</Key> in NoSuchKey.
+_NOT_FOUND_FIELD = {"bucket": "BucketName", "key": "Key", "version": "Key", "upload": "UploadId"}
 
 
 def to_s3_error(exc: BaseException) -> s3.S3Error:
@@ -21,7 +23,8 @@ def to_s3_error(exc: BaseException) -> s3.S3Error:
     if isinstance(exc, s3.S3Error):
         return exc
     if isinstance(exc, storage.NotFound):
-        return _NOT_FOUND.get(exc.what, s3.NoSuchKey)()
+        field = _NOT_FOUND_FIELD.get(exc.what)
+        return _NOT_FOUND.get(exc.what, s3.NoSuchKey)(**({field: exc.name} if field and exc.name else {}))
     if isinstance(exc, storage.AlreadyExists):
         return _EXISTS.get(exc.what, s3.InternalError)()
     if isinstance(exc, storage.NotEmpty):
@@ -51,7 +54,8 @@ def _from_falcon(exc: falcon.HTTPError) -> s3.S3Error:
 def handle(req: falcon.Request, resp: falcon.Response, exc: BaseException, params: dict) -> None:
     """Falcon error handler: render the S3 error document with the request's resource and id."""
     error = to_s3_error(exc)
-    if error.status >= 500:
+    # NotImplemented is a deliberate answer (an unsupported sub-resource), not a server failure to look into.
+    if error.status >= 500 and not isinstance(error, s3.NotImplemented_):
         log.error("request failed: %s %s", req.method, req.relative_uri, exc_info=exc)
     request_id = req.context.get("request_id", "")
     fields: list[tuple[str, str]] = [("Code", error.code), ("Message", error.message)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import zlib
 from collections.abc import Callable
@@ -74,6 +75,17 @@ def new_hasher(algorithm: str) -> Hasher:
     if name == "CRC64NVME":
         return _Crc(crt.crc64nvme, 8)
     return _Hashlib(name.lower())
+
+
+def is_digest(algorithm: str, value: str) -> bool:
+    """Whether `value` is a well-formed digest of this algorithm (base64 of the right size), matching or not.
+
+    S3 answers a value that is no digest at all with InvalidRequest, and a wrong digest with BadDigest."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == len(new_hasher(algorithm).digest())
 
 
 def combine_composite(algorithm: str, part_digests_b64: list[str]) -> str:

@@ -108,6 +108,13 @@ class BlobRange:
     def fileno(self) -> int:
         return self.handle.fileno()
 
+    def seek(self, offset: int, whence: int = 0) -> int:
+        # gevent's sendfile fallback seeks to the offset gunicorn found with lseek: the range start.
+        return self.handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
     def close(self) -> None:
         self.handle.close()
 

@@ -128,7 +128,7 @@ def delete_object(ctx: S3Context) -> None:
 
 
 def delete_objects(ctx: S3Context) -> None:
-    if "content-md5" not in ctx.headers and not any(name.startswith("x-amz-checksum-") for name in ctx.headers):
+    if "content-md5" not in ctx.headers and not any(checksums.header_name(a) in ctx.headers for a in checksums.ALGORITHMS):
         raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
     targets, quiet = parse_delete(ctx.document())
     results: list[tuple[str, list]] = []
