@@ -71,15 +71,16 @@ def load(flags: dict[str, str], config_files: list[str], environ: dict[str, str]
     environ = os.environ if environ is None else environ
     known = {f.name for f in fields(Settings)}
     values: dict[str, object] = {}
-    parser = configparser.ConfigParser(interpolation=None)
     for path in config_files:
+        parser = configparser.ConfigParser(interpolation=None)
         with open(path, encoding="utf-8") as handle:
             parser.read_file(handle)
-    for section in parser.sections():
-        for name, value in parser.items(section):
-            if name not in known:
-                raise ValueError(f"{path}: unknown setting {name!r} in [{section}]")
-            values[name] = _convert(name, value)
+        for section in parser.sections():
+            for name, value in parser.items(section):
+                if name not in known:
+                    raise ValueError(f"{path}: unknown setting {name!r} in [{section}]")
+                if value.strip():  # an empty value in the sample file means "the default"
+                    values[name] = _convert(name, value)
     for name in known:
         env_value = environ.get(ENV_PREFIX + name.upper()) or (environ.get(_AWS_ENV[name]) if name in _AWS_ENV else None)
         if env_value:

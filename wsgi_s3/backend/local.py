@@ -41,24 +41,25 @@ class LocalBackend:
 
     # objects
 
-    def _new_version(self, bucket: str) -> tuple[str, int, bool]:
+    @staticmethod
+    def _new_version(bucket: BucketInfo) -> tuple[str, int, bool]:
         """(version id, timestamp, replace_null) for a write into `bucket`, by its versioning state."""
         timestamp = now_ns()
-        if self.store.get_bucket(bucket).versioning == "Enabled":
+        if bucket.versioning == "Enabled":
             return new_version_id(timestamp), timestamp, False
         return NULL_VERSION, timestamp, True
 
     def put_object(
         self, bucket: str, key: str, body: BodySource, *, if_none_match: bool = False, if_match: str | None = None
     ) -> ObjectVersion:
-        self.store.get_bucket(bucket)  # fail before reading a body into a bucket that is not there
+        info = self.store.get_bucket(bucket)  # fail before reading a body into a bucket that is not there
         staged = self.store.stage(body)
         try:
             meta = body.finish()
         except BaseException:
             self.store.discard([staged])
             raise
-        version_id, timestamp, replace_null = self._new_version(bucket)
+        version_id, timestamp, replace_null = self._new_version(info)
         version = ObjectVersion(
             bucket, key, version_id, timestamp, staged.size, meta, (Segment(staged.blob_id, staged.size),) if staged.size else ()
         )
@@ -73,11 +74,11 @@ class LocalBackend:
         return self.store.read(version, start, length)
 
     def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult:
-        versioning = self.store.get_bucket(bucket).versioning
-        if version_id is not None or not versioning:
+        info = self.store.get_bucket(bucket)
+        if version_id is not None or not info.versioning:
             removed = self.store.delete_version(bucket, key, version_id or NULL_VERSION)
             return DeleteResult(version_id, bool(removed and removed.delete_marker))
-        version_id, timestamp, replace_null = self._new_version(bucket)
+        version_id, timestamp, replace_null = self._new_version(info)
         marker = ObjectVersion(bucket, key, version_id, timestamp, 0, ObjectMeta(etag=""), (), delete_marker=True)
         self.store.commit_version(marker, replace_null=replace_null)
         return DeleteResult(version_id, True)
@@ -111,7 +112,7 @@ class LocalBackend:
         return self.store.list_parts(upload.upload_id, after_part, limit)
 
     def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta) -> ObjectVersion:
-        version_id, timestamp, replace_null = self._new_version(upload.bucket)
+        version_id, timestamp, replace_null = self._new_version(self.store.get_bucket(upload.bucket))
         segments = tuple(Segment(part.blob_id, part.size) for part in parts if part.size)
         size = sum(part.size for part in parts)
         version = ObjectVersion(upload.bucket, upload.key, version_id, timestamp, size, meta, segments)

@@ -34,6 +34,3 @@ class PreconditionFailed(StorageError):
 class Unavailable(StorageError):
     """Not enough healthy storage answered (a node is down, a quorum was missed)."""
 
-
-class Corrupt(StorageError):
-    """Stored data failed its checksum."""

@@ -1,4 +1,4 @@
-"""Version ids and the one ordering every floor uses: newest wins by (timestamp, version id)."""
+"""Version ids. Every floor orders versions one way: newest wins by (timestamp, version id)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,3 @@ def new_version_id(timestamp_ns: int) -> str:
     # Sortable by time first so ids of one key sort like their timestamps; random tail for uniqueness.
     return f"{timestamp_ns:020d}{os.urandom(8).hex()}"
 
-
-def newer(a: tuple[int, str], b: tuple[int, str]) -> bool:
-    """True when version (timestamp_ns, version_id) `a` supersedes `b`."""
-    return a > b
