@@ -28,6 +28,7 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "PutObject": objects.put_object,
     "GetObject": objects.get_object,
     "HeadObject": objects.head_object,
+    "GetObjectTagging": objects.get_object_tagging,
     "DeleteObject": objects.delete_object,
     "DeleteObjects": objects.delete_objects,
     "CopyObject": objects.copy_object,

@@ -40,6 +40,7 @@ RULES: tuple[_Rule, ...] = (
     _rule("bucket", "DELETE", "DeleteBucket", "delete"),
     _rule("bucket", "POST", "DeleteObjects", "delete", query="delete"),
     _rule("object", "GET", "ListParts", "read", query="uploadId"),
+    _rule("object", "GET", "GetObjectTagging", "read", query="tagging"),
     _rule("object", "GET", "GetObject", "read"),
     _rule("object", "HEAD", "HeadObject", "read"),
     _rule("object", "PUT", "UploadPartCopy", "write", query="uploadId", header="x-amz-copy-source"),
@@ -65,8 +66,10 @@ UNSUPPORTED_SUBRESOURCES = frozenset(
 
 def resolve(method: str, bucket: str | None, key: str | None, query: Mapping[str, str], headers: Mapping[str, str]) -> Operation:
     target = "object" if key else "bucket" if bucket else "service"
+    # A sub-resource served for some methods only (GET ?tagging) is still unsupported for the others.
+    served = {rule.query for rule in RULES if rule.target == target and rule.method == method}
     for name in query:
-        if name in UNSUPPORTED_SUBRESOURCES:
+        if name in UNSUPPORTED_SUBRESOURCES and name not in served:
             raise errors.NotImplemented_(f"The '{name}' sub-resource is not implemented.")
     for rule in RULES:
         if (

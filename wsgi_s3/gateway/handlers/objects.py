@@ -1,4 +1,4 @@
-"""PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject."""
+"""PutObject, GetObject, HeadObject, GetObjectTagging, DeleteObject, DeleteObjects, CopyObject."""
 
 from __future__ import annotations
 
@@ -116,6 +116,14 @@ def get_object(ctx: S3Context) -> None:
 
 def head_object(ctx: S3Context) -> None:
     _read_object(ctx, send_body=False)
+
+
+def get_object_tagging(ctx: S3Context) -> None:
+    # Tags cannot be set (PutObjectTagging is not implemented), so every object has none. aws-cli v2
+    # reads them before each multipart copy (`aws s3 cp`/`mv` between S3 locations) to copy them on.
+    version = find_version(ctx, ctx.bucket, ctx.key, ctx.query.get("versionId"))
+    ctx.set_headers(version_headers(version))
+    ctx.xml(render("Tagging", [("TagSet", [])]))
 
 
 def delete_object(ctx: S3Context) -> None:
