@@ -159,7 +159,7 @@ def test_part_number_10000_is_accepted(s3, bucket):
     assert [p["PartNumber"] for p in parts] == [10000]
 
 
-@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"])
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256"])
 def test_composite_checksum(s3, bucket, algorithm):
     parts = [b"p" * (5 * MIB), b"q" * 100]
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="sum", ChecksumAlgorithm=algorithm)["UploadId"]
@@ -191,3 +191,34 @@ def test_upload_file_with_transfer_manager(s3, bucket, tmp_path):
     s3.download_file(bucket, "big.bin", str(out), Config=config)
     assert out.read_bytes() == path.read_bytes()
     assert s3.head_object(Bucket=bucket, Key="big.bin")["ETag"].endswith('-3"')
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME"])
+def test_full_object_checksum(s3, bucket, algorithm):
+    from wsgi_s3.s3.checksums import new_hasher
+
+    parts = [os.urandom(5 * MIB), os.urandom(1000)]
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="full", ChecksumAlgorithm=algorithm, ChecksumType="FULL_OBJECT")["UploadId"]
+    uploaded = [
+        s3.upload_part(Bucket=bucket, Key="full", UploadId=upload_id, PartNumber=n, Body=data, ChecksumAlgorithm=algorithm)
+        for n, data in enumerate(parts, start=1)
+    ]
+    whole = new_hasher(algorithm)
+    for data in parts:
+        whole.update(data)
+    result = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="full",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": u["ETag"], f"Checksum{algorithm}": u[f"Checksum{algorithm}"]} for n, u in enumerate(uploaded, start=1)]},
+    )
+    assert (result["ChecksumType"], result[f"Checksum{algorithm}"]) == ("FULL_OBJECT", whole.digest_b64())
+    head = s3.head_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
+    assert head[f"Checksum{algorithm}"] == whole.digest_b64() and head["ChecksumType"] == "FULL_OBJECT"
+
+
+@pytest.mark.parametrize(("algorithm", "checksum_type"), [("SHA256", "FULL_OBJECT"), ("CRC64NVME", "COMPOSITE")])
+def test_impossible_checksum_types(s3, bucket, algorithm, checksum_type):
+    with pytest.raises(ClientError) as exc:
+        s3.create_multipart_upload(Bucket=bucket, Key="x", ChecksumAlgorithm=algorithm, ChecksumType=checksum_type)
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"

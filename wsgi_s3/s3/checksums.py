@@ -88,6 +88,25 @@ def is_digest(algorithm: str, value: str) -> bool:
     return len(raw) == len(new_hasher(algorithm).digest())
 
 
+# CRCs can be concatenated arithmetically, which is what makes FULL_OBJECT multipart checksums possible.
+_COMBINE: dict[str, Callable[[int, int, int], int]] = {
+    "CRC32": crt.combine_crc32,
+    "CRC32C": crt.combine_crc32c,
+    "CRC64NVME": crt.combine_crc64nvme,
+}
+FULL_OBJECT_ALGORITHMS = tuple(_COMBINE)
+
+
+def combine_full_object(algorithm: str, parts: list[tuple[str, int]]) -> str:
+    """S3's FULL_OBJECT multipart checksum: the CRC of the whole object, from (part CRC, part size) pairs."""
+    name = _canonical(algorithm)
+    combine = _COMBINE[name]
+    value = 0  # the CRC of no bytes
+    for digest, length in parts:
+        value = combine(value, int.from_bytes(base64.b64decode(digest, validate=True), "big"), length)
+    return base64.b64encode(value.to_bytes(8 if name == "CRC64NVME" else 4, "big")).decode("ascii")
+
+
 def combine_composite(algorithm: str, part_digests_b64: list[str]) -> str:
     """S3's COMPOSITE multipart checksum: the checksum of the parts' raw digests, then "-<part count>"."""
     hasher = new_hasher(algorithm)

@@ -40,13 +40,28 @@ def _checksum_fields(found: dict[str, str]) -> list[tuple[str, str]]:
     return [("Checksum" + algorithm, digest) for algorithm, digest in found.items()]
 
 
+def _checksum_type(algorithm: str, requested: str) -> str:
+    """The multipart checksum type as S3 settles it: CRC64NVME is always FULL_OBJECT, the SHAs always
+    COMPOSITE, CRC32 and CRC32C COMPOSITE unless FULL_OBJECT is asked for."""
+    if not algorithm:
+        if requested:
+            raise errors.InvalidRequest("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+        return ""
+    chosen = requested or ("FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE")
+    if chosen not in ("COMPOSITE", "FULL_OBJECT"):
+        raise errors.InvalidRequest("Value for x-amz-checksum-type header is invalid.")
+    if (chosen == "FULL_OBJECT" and algorithm not in checksums.FULL_OBJECT_ALGORITHMS) or (
+        chosen == "COMPOSITE" and algorithm == "CRC64NVME"
+    ):
+        raise errors.InvalidRequest(f"The {chosen} checksum type cannot be used with the {algorithm.lower()} checksum algorithm.")
+    return chosen
+
+
 def create_multipart_upload(ctx: S3Context) -> None:
     algorithm = ctx.headers.get("x-amz-checksum-algorithm", "").upper()
     if algorithm and algorithm not in checksums.ALGORITHMS:
         raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
-    checksum_type = ctx.headers.get("x-amz-checksum-type", "COMPOSITE" if algorithm else "").upper()
-    if checksum_type == "FULL_OBJECT":
-        raise errors.NotImplemented_("FULL_OBJECT checksums of multipart uploads are not implemented yet.")
+    checksum_type = _checksum_type(algorithm, ctx.headers.get("x-amz-checksum-type", "").upper())
     meta = ObjectMeta(etag="", content=content_headers(ctx.headers), user_meta=user_metadata(ctx.headers), checksum_type=checksum_type)
     upload = ctx.backend.create_upload(ctx.bucket, ctx.key, meta, algorithm)
     if algorithm:
@@ -108,16 +123,13 @@ def complete_multipart_upload(ctx: S3Context) -> None:
         if part.size < MIN_PART_SIZE:
             raise errors.EntityTooSmall(ProposedSize=str(part.size), MinSizeAllowed=str(MIN_PART_SIZE), PartNumber=str(part.part_number))
     combined = hashlib.md5(b"".join(bytes.fromhex(part.etag) for part in chosen)).hexdigest()
-    found = {}
-    algorithm = upload.checksum_algorithm
-    if algorithm and all(algorithm in part.checksums for part in chosen):
-        found[algorithm] = checksums.combine_composite(algorithm, [part.checksums[algorithm] for part in chosen])
+    found = _object_checksum(ctx, upload, chosen)
     meta = ObjectMeta(
         etag=f"{combined}-{len(chosen)}",
         content=upload.meta.content,
         user_meta=upload.meta.user_meta,
         checksums=found,
-        checksum_type="COMPOSITE" if found else "",
+        checksum_type=upload.meta.checksum_type if found else "",
         part_sizes=tuple(part.size for part in chosen),
     )
     version = ctx.backend.complete_upload(upload, chosen, meta)
@@ -126,8 +138,24 @@ def complete_multipart_upload(ctx: S3Context) -> None:
     location = f"{ctx.req.scheme}://{ctx.headers.get('host', '')}/{ctx.bucket}/{ctx.key}"
     result = [("Location", location), ("Bucket", ctx.bucket), ("Key", ctx.key), ("ETag", f'"{version.etag}"')]
     if found:
-        result += _checksum_fields(found) + [("ChecksumType", "COMPOSITE")]
+        result += _checksum_fields(found) + [("ChecksumType", meta.checksum_type)]
     ctx.xml(render("CompleteMultipartUploadResult", result))
+
+
+def _object_checksum(ctx: S3Context, upload: Upload, parts: list[Part]) -> dict[str, str]:
+    """The whole object's checksum from its parts' (COMPOSITE or FULL_OBJECT), checked against one
+    the client sent with the completion request."""
+    algorithm = upload.checksum_algorithm
+    if not algorithm or not all(algorithm in part.checksums for part in parts):
+        return {}
+    if upload.meta.checksum_type == "FULL_OBJECT":
+        value = checksums.combine_full_object(algorithm, [(part.checksums[algorithm], part.size) for part in parts])
+    else:
+        value = checksums.combine_composite(algorithm, [part.checksums[algorithm] for part in parts])
+    sent = ctx.headers.get(checksums.header_name(algorithm))
+    if sent is not None and sent != value:
+        raise errors.BadDigest(f"The {algorithm} you specified did not match the calculated checksum.")
+    return {algorithm: value}
 
 
 def abort_multipart_upload(ctx: S3Context) -> None:
