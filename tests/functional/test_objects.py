@@ -201,6 +201,9 @@ def test_copy_onto_itself_needs_replace(s3, bucket):
     s3.copy_object(Bucket=bucket, Key="self", CopySource={"Bucket": bucket, "Key": "self"}, MetadataDirective="REPLACE", Metadata={"v": "2"})
     got = s3.get_object(Bucket=bucket, Key="self")
     assert got["Metadata"] == {"v": "2"} and got["Body"].read() == b"x"
+    # A storage-class change is a change too (rclone settier).
+    s3.copy_object(Bucket=bucket, Key="self", CopySource={"Bucket": bucket, "Key": "self"}, StorageClass="STANDARD")
+    assert s3.get_object(Bucket=bucket, Key="self")["Metadata"] == {"v": "2"}
 
 
 def test_copy_source_conditions(s3, bucket):

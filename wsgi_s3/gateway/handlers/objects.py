@@ -182,7 +182,9 @@ def copy_object(ctx: S3Context) -> None:
     replace = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
     if replace not in ("COPY", "REPLACE"):
         raise errors.InvalidArgument("Unknown metadata directive.", ArgumentName="x-amz-metadata-directive")
-    if replace == "COPY" and (source.bucket, source.key) == (ctx.bucket, ctx.key) and "versionId" not in ctx.headers["x-amz-copy-source"]:
+    # S3 allows a copy onto itself only when something changes (rclone's settier changes the class).
+    changes = replace == "REPLACE" or "x-amz-storage-class" in ctx.headers
+    if not changes and (source.bucket, source.key) == (ctx.bucket, ctx.key) and "versionId" not in ctx.headers["x-amz-copy-source"]:
         raise errors.InvalidRequest(
             "This copy request is illegal because it is trying to copy an object to itself without changing the "
             "object's metadata, storage class, website redirect location or encryption attributes."
