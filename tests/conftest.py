@@ -58,17 +58,18 @@ class Server:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 30) -> None:
-        http = urllib3.PoolManager(cert_reqs="CERT_NONE", retries=False, timeout=2)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if http.request("GET", self.endpoint + "/health").status == 200:
-                    return
-            except urllib3.exceptions.HTTPError:
-                pass
-            time.sleep(0.1)
+        # Closed on return: an idle keep-alive connection would hold a gevent worker at shutdown.
+        with urllib3.PoolManager(cert_reqs="CERT_NONE", retries=False, timeout=2) as http:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited early:\n{self.log()}")
+                try:
+                    if http.request("GET", self.endpoint + "/health").status == 200:
+                        return
+                except urllib3.exceptions.HTTPError:
+                    pass
+                time.sleep(0.1)
         raise RuntimeError(f"server did not become ready:\n{self.log()}")
 
     def log(self) -> str:

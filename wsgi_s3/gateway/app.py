@@ -15,6 +15,8 @@ def create_app(backend: Backend, authenticator: Authenticator, *, domain: str, r
     app = falcon.App(middleware=[RequestId(), Health(backend.list_buckets)], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = False
     app.req_options.auto_parse_form_urlencoded = False
+    # S3 sends no Content-Type on bodiless answers (PutObject, DeleteObject); Falcon would say JSON.
+    app.resp_options.default_media_type = None
     app.add_sink(S3Dispatcher(backend, authenticator, domain=domain, region=region), prefix="/")
     app.add_error_handler(Exception, errors.handle)
     app.add_error_handler(falcon.HTTPError, errors.handle)

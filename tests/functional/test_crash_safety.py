@@ -1,0 +1,256 @@
+"""kill -9 of the whole server (master and workers) in the middle of writes, then a restart on the
+same data directory: the old object or the whole new one is visible, never a torn one, and the
+start-up sweep leaves no temp file and no blob that metadata does not reference."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import http.client
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+MIB = 1 << 20
+PART = 5 * MIB  # S3's smallest part but the last
+
+
+def blocks(total: int, seed: bytes) -> Iterator[bytes]:
+    """`total` bytes in 1 MiB blocks, each one different, without holding them all."""
+    base = hashlib.sha256(seed).digest() * (MIB // 32)
+    for index in range((total + MIB - 1) // MIB):
+        block = index.to_bytes(8, "big") + base[8:]
+        yield block[: min(MIB, total - index * MIB)]
+
+
+def data(total: int, seed: bytes) -> bytes:
+    return b"".join(blocks(total, seed))
+
+
+def md5(body: bytes) -> str:
+    return hashlib.md5(body).hexdigest()
+
+
+def multipart_etag(parts: list[bytes]) -> str:
+    return hashlib.md5(b"".join(hashlib.md5(part).digest() for part in parts)).hexdigest() + f"-{len(parts)}"
+
+
+def tmp_files(data_dir: Path) -> list[Path]:
+    return [path for path in (data_dir / "tmp").iterdir() if path.is_file()]
+
+
+def blob_files(data_dir: Path) -> list[Path]:
+    return [path for path in (data_dir / "blobs").rglob("*") if path.is_file()]
+
+
+def wait_for_staged_bytes(server, conn: http.client.HTTPConnection, at_least: int, timeout: float = 60) -> None:
+    """Until the server has streamed `at_least` bytes of the body it is receiving on `conn` into a
+    temp file (a wait, not an assertion on time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(path.stat().st_size >= at_least for path in tmp_files(server.data_dir) if path.exists()):
+            return
+        time.sleep(0.02)
+    found = {path.name: path.stat().st_size for path in tmp_files(server.data_dir)}
+    try:
+        conn.sock.settimeout(5)
+        response = conn.getresponse()
+        answer = f"{response.status} {response.read()[:2000]!r}"
+    except (OSError, http.client.HTTPException) as exc:
+        answer = repr(exc)
+    raise AssertionError(f"the server never staged {at_least} bytes in {server.data_dir / 'tmp'} ({found}); it answered {answer}\n{server.log()[-5000:]}")
+
+
+def finish_or_fail(conn: http.client.HTTPConnection, rest: Iterator[bytes]) -> None:
+    """Send what is left of a body to a killed server: that must fail, not succeed."""
+    with pytest.raises((OSError, http.client.HTTPException)):
+        for block in rest:
+            conn.send(block)
+        conn.getresponse().read()
+
+
+def error_code(exc: pytest.ExceptionInfo) -> str:
+    return exc.value.response["Error"]["Code"]
+
+
+@pytest.fixture
+def crash_server(start_server, client_for):
+    server = start_server()
+    yield server, client_for(server)
+    # Server.wait_ready leaves an idle keep-alive connection to the garbage collector, and a worker
+    # holding one takes its graceful timeout to stop: close such connections before stop().
+    gc.collect()
+
+
+def test_kill_during_large_put_keeps_the_old_object(crash_server, raw_s3):
+    server, s3 = crash_server
+    s3.create_bucket(Bucket="crash")
+    old = data(3 * MIB, b"old")
+    s3.put_object(Bucket="crash", Key="obj", Body=old)
+
+    size = 200 * MIB
+    conn = raw_s3(server).start("PUT", "/crash/obj", size)
+    body = blocks(size, b"new")
+    for _ in range(size // 2 // MIB):
+        conn.send(next(body))
+    # The server has streamed most of the first half into its temp file: it is mid-write.
+    wait_for_staged_bytes(server, conn, 80 * MIB)
+    server.kill()
+    finish_or_fail(conn, body)
+
+    assert tmp_files(server.data_dir), "the interrupted PUT left no temp file: the kill did not land mid-write"
+    # A crash between the rename into blobs/ and the SQLite commit leaves exactly this: a finished
+    # blob that no metadata references (too short a window to hit with a kill, so it is planted).
+    orphan_id = uuid.uuid4().hex
+    orphan = server.data_dir / "blobs" / orphan_id[:2] / orphan_id[2:4] / orphan_id
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"never committed")
+
+    server.start()
+
+    got = s3.get_object(Bucket="crash", Key="obj")
+    assert got["Body"].read() == old
+    assert got["ETag"] == f'"{md5(old)}"'
+    listing = s3.list_objects_v2(Bucket="crash")
+    assert [(o["Key"], o["Size"], o["ETag"]) for o in listing["Contents"]] == [("obj", len(old), f'"{md5(old)}"')]
+    assert tmp_files(server.data_dir) == []
+    assert not orphan.exists()
+    assert len(blob_files(server.data_dir)) == 1  # the old object's blob, nothing else
+
+    # The store still takes writes to that key after the crash.
+    fresh = data(2 * MIB, b"after")
+    s3.put_object(Bucket="crash", Key="obj", Body=fresh)
+    assert s3.get_object(Bucket="crash", Key="obj")["Body"].read() == fresh
+    assert len(blob_files(server.data_dir)) == 1
+
+
+def _complete_xml(etags: list[str]) -> bytes:
+    parts = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>\"{etag}\"</ETag></Part>" for n, etag in enumerate(etags, 1))
+    return f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>".encode()
+
+
+def test_kill_during_complete_multipart_upload_is_all_or_nothing(crash_server, raw_s3):
+    server, s3 = crash_server
+    s3.create_bucket(Bucket="crash")
+    current = data(MIB, b"original")
+    s3.put_object(Bucket="crash", Key="obj", Body=current)
+    # The object before each attempt: md5 of its bytes, its ETag, how many blobs it is made of.
+    current_md5, current_etag, current_blobs = md5(current), md5(current), 1
+    outcomes = []
+    # Kill 0 s to 0.2 s after Complete has gone out: early kills find the old object, late ones the
+    # new one, and those in between may land inside the commit. Each outcome must be whole.
+    for attempt, delay in enumerate([0, 0.002, 0.005, 0.02, 0.2]):
+        parts = [data(PART, f"{attempt}-{n}".encode()) for n in range(9)] + [data(MIB // 3, f"{attempt}-last".encode())]
+        upload_id = s3.create_multipart_upload(Bucket="crash", Key="obj")["UploadId"]
+        etags = [
+            s3.upload_part(Bucket="crash", Key="obj", UploadId=upload_id, PartNumber=n, Body=part)["ETag"].strip('"')
+            for n, part in enumerate(parts, 1)
+        ]
+        new = b"".join(parts)
+        body = _complete_xml(etags)
+        conn = raw_s3(server).start("POST", f"/crash/obj?uploadId={upload_id}", len(body))
+        conn.send(body)
+        time.sleep(delay)
+        server.kill()
+        conn.close()
+        server.start()
+
+        got = s3.get_object(Bucket="crash", Key="obj")
+        seen = got["Body"].read()
+        uploads = [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="crash").get("Uploads", [])]
+        assert tmp_files(server.data_dir) == []
+        if md5(seen) == md5(new):
+            outcomes.append("new")
+            assert got["ETag"] == f'"{multipart_etag(parts)}"'
+            assert got["ContentLength"] == len(new)
+            assert uploads == []
+            with pytest.raises(ClientError) as exc:
+                s3.list_parts(Bucket="crash", Key="obj", UploadId=upload_id)
+            assert error_code(exc) == "NoSuchUpload"
+            assert len(blob_files(server.data_dir)) == len(parts)  # the parts are the object; the old blob is gone
+        else:
+            outcomes.append("old")
+            assert md5(seen) == current_md5, "after the crash the object is neither the old one nor the new one"
+            assert got["ETag"] == f'"{current_etag}"'
+            assert uploads == [upload_id]
+            listed = s3.list_parts(Bucket="crash", Key="obj", UploadId=upload_id)["Parts"]
+            assert [(p["PartNumber"], p["ETag"].strip('"'), p["Size"]) for p in listed] == [
+                (n, etag, len(part)) for n, (etag, part) in enumerate(zip(etags, parts), 1)
+            ]
+            assert len(blob_files(server.data_dir)) == current_blobs + len(parts)  # the old object's and the upload's
+            # The upload survived whole: completing it now works.
+            s3.complete_multipart_upload(
+                Bucket="crash",
+                Key="obj",
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in enumerate(etags, 1)]},
+            )
+            after = s3.get_object(Bucket="crash", Key="obj")
+            assert md5(after["Body"].read()) == md5(new)
+            assert s3.list_multipart_uploads(Bucket="crash").get("Uploads", []) == []
+            assert len(blob_files(server.data_dir)) == len(parts)
+        listing = s3.list_objects_v2(Bucket="crash")["Contents"]
+        assert [(o["Key"], o["Size"]) for o in listing] == [("obj", len(new))]
+        current_md5, current_etag, current_blobs = md5(new), multipart_etag(parts), len(parts)
+    print("outcomes:", outcomes)
+
+
+def test_kill_during_upload_part_keeps_the_finished_parts(crash_server, raw_s3):
+    server, s3 = crash_server
+    s3.create_bucket(Bucket="crash")
+    upload_id = s3.create_multipart_upload(Bucket="crash", Key="obj")["UploadId"]
+    parts = {n: data(PART, f"part-{n}".encode()) for n in (1, 2, 3)}
+    for n, part in parts.items():
+        s3.upload_part(Bucket="crash", Key="obj", UploadId=upload_id, PartNumber=n, Body=part)
+
+    # Part 4, 100 MiB, is half-way into its temp file when the server dies.
+    size = 100 * MIB
+    conn = raw_s3(server).start("PUT", f"/crash/obj?uploadId={upload_id}&partNumber=4", size)
+    body = blocks(size, b"interrupted")
+    for _ in range(size // 2 // MIB):
+        conn.send(next(body))
+    wait_for_staged_bytes(server, conn, 30 * MIB)
+    server.kill()
+    finish_or_fail(conn, body)
+    assert tmp_files(server.data_dir)
+    server.start()
+
+    def listed() -> list[tuple[int, str, int]]:
+        found = s3.list_parts(Bucket="crash", Key="obj", UploadId=upload_id)["Parts"]
+        return [(p["PartNumber"], p["ETag"].strip('"'), p["Size"]) for p in found]
+
+    assert listed() == [(n, md5(part), len(part)) for n, part in parts.items()]
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="crash")["Uploads"]] == [upload_id]
+    assert tmp_files(server.data_dir) == []
+    assert len(blob_files(server.data_dir)) == 3
+
+    # Part 4 again, sent whole, and the server killed before it answers: part 4 is absent or whole.
+    parts[4] = data(PART, b"part-4")
+    conn = raw_s3(server).start("PUT", f"/crash/obj?uploadId={upload_id}&partNumber=4", PART)
+    conn.send(parts[4])
+    server.kill()
+    conn.close()
+    server.start()
+    found = listed()
+    assert found in ([(n, md5(parts[n]), PART) for n in (1, 2, 3)], [(n, md5(parts[n]), PART) for n in (1, 2, 3, 4)])
+    assert tmp_files(server.data_dir) == []
+    assert len(blob_files(server.data_dir)) == len(found)
+
+    # The upload finishes normally after two crashes.
+    parts[5] = data(MIB, b"part-5")
+    for n in (4, 5) if len(found) == 3 else (5,):
+        s3.upload_part(Bucket="crash", Key="obj", UploadId=upload_id, PartNumber=n, Body=parts[n])
+    s3.complete_multipart_upload(
+        Bucket="crash",
+        Key="obj",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{md5(parts[n])}"'} for n in sorted(parts)]},
+    )
+    got = s3.get_object(Bucket="crash", Key="obj")
+    assert got["Body"].read() == b"".join(parts[n] for n in sorted(parts))
+    assert got["ETag"] == f'"{multipart_etag([parts[n] for n in sorted(parts)])}"'
+    assert len(blob_files(server.data_dir)) == 5
