@@ -15,6 +15,7 @@ from wsgi_s3.model.types import (
     ObjectVersion,
     Part,
     Segment,
+    StagedBlob,
     Upload,
 )
 from wsgi_s3.model.versions import NULL_VERSION, new_version_id, now_ns
@@ -49,16 +50,20 @@ class LocalBackend:
             return new_version_id(timestamp), timestamp, False
         return NULL_VERSION, timestamp, True
 
+    def _stage(self, body: BodySource) -> tuple[StagedBlob, ObjectMeta]:
+        """Write the body invisibly, then let it verify its digests; a failure leaves no file."""
+        staged = self.store.stage(body)
+        try:
+            return staged, body.finish()
+        except BaseException:
+            self.store.discard([staged])
+            raise
+
     def put_object(
         self, bucket: str, key: str, body: BodySource, *, if_none_match: bool = False, if_match: str | None = None
     ) -> ObjectVersion:
         info = self.store.get_bucket(bucket)  # fail before reading a body into a bucket that is not there
-        staged = self.store.stage(body)
-        try:
-            meta = body.finish()
-        except BaseException:
-            self.store.discard([staged])
-            raise
+        staged, meta = self._stage(body)
         version_id, timestamp, replace_null = self._new_version(info)
         version = ObjectVersion(
             bucket, key, version_id, timestamp, staged.size, meta, (Segment(staged.blob_id, staged.size),) if staged.size else ()
@@ -98,12 +103,7 @@ class LocalBackend:
 
     def upload_part(self, upload: Upload, part_number: int, body: BodySource) -> Part:
         self.store.get_upload(upload.bucket, upload.key, upload.upload_id)
-        staged = self.store.stage(body)
-        try:
-            meta = body.finish()
-        except BaseException:
-            self.store.discard([staged])
-            raise
+        staged, meta = self._stage(body)
         part = Part(part_number, meta.etag, staged.size, now_ns(), staged.blob_id, meta.checksums)
         self.store.put_part(upload.upload_id, part)
         return part
