@@ -94,6 +94,9 @@ class RequestBody:
                 raise errors.MissingContentLength("You must provide the x-amz-decoded-content-length header.")
             self.expected_size = int(decoded)
             self.source = self.chunked
+        elif length is None:
+            # Only an aws-chunked body says its size without a Content-Length.
+            raise errors.MissingContentLength()
         else:
             self.source = source
         self.sha256_expected = None if payload_hash in _PLAIN_PAYLOADS or payload_hash.startswith(STREAMING_PREFIX) else payload_hash.lower()
