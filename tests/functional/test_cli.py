@@ -9,9 +9,11 @@ import sys
 
 import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server, free_port
+from tests.conftest import ACCESS_KEY, SECRET_KEY, Server, free_port
 
 
 def client_for(server: Server, access_key: str, secret_key: str):
@@ -36,7 +38,7 @@ def test_first_start_generates_a_root_key_printed_once(start_server):
 
 
 def test_anonymous_requests_are_refused(server):
-    anonymous = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1", config=boto3.session.Config(signature_version=boto3.session.botocore.UNSIGNED))
+    anonymous = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1", config=Config(signature_version=UNSIGNED))
     with pytest.raises(ClientError) as exc:
         anonymous.list_buckets()
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
@@ -84,3 +86,21 @@ def test_credentials_create_with_permissions(start_server):
         [sys.executable, "-m", "wsgi_s3", "credentials", "list", "--data-dir", str(server.data_dir)], capture_output=True, text=True, check=True
     ).stdout
     assert f"{access_key}\tread" in listed
+
+
+def test_allow_anonymous_reads_objects_only(start_server, tmp_path):
+    ini = tmp_path / "anonymous.ini"
+    ini.write_text("[auth]\nallow_anonymous = true\n")
+    server = start_server("--config", str(ini))
+    owner = boto3.client(
+        "s3", endpoint_url=server.endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name="us-east-1"
+    )
+    owner.create_bucket(Bucket="public")
+    owner.put_object(Bucket="public", Key="readme.txt", Body=b"open")
+    anonymous = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1", config=Config(signature_version=UNSIGNED))
+    assert anonymous.get_object(Bucket="public", Key="readme.txt")["Body"].read() == b"open"
+    assert [o["Key"] for o in anonymous.list_objects_v2(Bucket="public")["Contents"]] == ["readme.txt"]
+    for call in (lambda: anonymous.put_object(Bucket="public", Key="x", Body=b"x"), lambda: anonymous.delete_object(Bucket="public", Key="readme.txt"), anonymous.list_buckets):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert exc.value.response["Error"]["Code"] == "AccessDenied"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from wsgi_s3.s3 import errors, sigv2, sigv4
+from wsgi_s3.s3.operations import Operation
 from wsgi_s3.s3.sigv4 import SignedRequest, SigV4Result
 
 PERMISSIONS = ("read", "write", "delete")
@@ -124,10 +125,11 @@ class Authenticator:
             return Principal(None)
         raise errors.AccessDenied()
 
-    def authorize(self, principal: Principal, permission: str) -> None:
+    def authorize(self, principal: Principal, operation: Operation) -> None:
         if principal.credential is None:
-            if permission != "read":
+            # Anonymous access (when allowed) reads objects and listings, never the list of buckets.
+            if operation.permission != "read" or operation.name == "ListBuckets":
                 raise errors.AccessDenied()
             return
-        if not principal.credential.allows(permission):
+        if not principal.credential.allows(operation.permission):
             raise errors.AccessDenied()
