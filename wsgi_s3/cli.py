@@ -59,19 +59,16 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from wsgi_s3.gateway.auth import Credential, CredentialStore, generate_credential
+    from wsgi_s3.gateway.auth import credential_store, generate_credential
     from wsgi_s3.server import run_gunicorn
 
     settings = _settings(args)
     os.makedirs(settings.data_dir, exist_ok=True)
-    credentials = CredentialStore(settings.credentials_path)
     if bool(settings.access_key) != bool(settings.secret_key):
         print("wsgi-s3: set both the access key and the secret key, or neither", file=sys.stderr)
         return 2
-    if settings.access_key:
-        if credentials.get(settings.access_key) != Credential(settings.access_key, settings.secret_key):
-            credentials.add(Credential(settings.access_key, settings.secret_key))
-    elif not len(credentials) and not settings.allow_anonymous:
+    credentials = credential_store(settings.credentials_path, settings.access_key, settings.secret_key)
+    if not len(credentials) and not settings.allow_anonymous:
         root = generate_credential()
         credentials.add(root)
         print(
@@ -87,7 +84,7 @@ def credentials_command(args: argparse.Namespace) -> int:
     from wsgi_s3.gateway.auth import PERMISSIONS, Credential, CredentialStore, generate_credential
 
     settings = _settings(args)
-    store = CredentialStore(settings.credentials_path)
+    store = CredentialStore(settings.credentials_path)  # the file only: the configured root key is not listed
     if args.action == "create":
         permissions = frozenset(p.strip() for p in args.permissions.split(",") if p.strip())
         unknown = permissions - set(PERMISSIONS) - {"*"}

@@ -7,7 +7,7 @@ import falcon
 from wsgi_s3.backend.local import LocalBackend
 from wsgi_s3.config import Settings
 from wsgi_s3.gateway.app import create_app
-from wsgi_s3.gateway.auth import Authenticator, CredentialStore
+from wsgi_s3.gateway.auth import Authenticator, credential_store
 from wsgi_s3.store.store import Store
 
 
@@ -16,7 +16,7 @@ def embedded_app(settings: Settings | None = None) -> falcon.App:
     settings = settings or Settings.from_env()
     backend = LocalBackend(Store(settings.data_dir))
     authenticator = Authenticator(
-        CredentialStore(settings.credentials_path),
+        credential_store(settings.credentials_path, settings.access_key, settings.secret_key),
         settings.region if settings.enforce_region else None,
         settings.allow_anonymous,
     )

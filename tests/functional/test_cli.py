@@ -104,3 +104,14 @@ def test_allow_anonymous_reads_objects_only(start_server, tmp_path):
         with pytest.raises(ClientError) as exc:
             call()
         assert exc.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_configured_root_key_is_not_written_down(start_server):
+    server = start_server()  # the fixture passes AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    make = boto3.client(
+        "s3", endpoint_url=server.endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name="us-east-1"
+    )
+    make.create_bucket(Bucket="root-from-env")
+    credentials = server.data_dir / "credentials.json"
+    assert not credentials.exists() or ACCESS_KEY not in credentials.read_text()
+    assert "AWS_SECRET_ACCESS_KEY=" not in server.log()  # nothing generated, nothing printed

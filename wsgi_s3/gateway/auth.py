@@ -7,6 +7,7 @@ import os
 import secrets
 import string
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -36,10 +37,13 @@ class Principal:
 
 
 class CredentialStore:
-    """Access keys and their secrets and permissions, kept in a JSON file readable by the owner only."""
+    """Access keys and their secrets and permissions, kept in a JSON file readable by the owner only,
+    plus `static` ones (the root key from the environment or an ini file), which are never written
+    down, so that removing them from the configuration revokes them."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, static: Iterable[Credential] = ()) -> None:
         self.path = path
+        self.static = {credential.access_key: credential for credential in static}
         self._by_key: dict[str, Credential] = {}
         self._mtime = 0.0
         self._checked = time.monotonic()
@@ -62,6 +66,8 @@ class CredentialStore:
         self._mtime = mtime
 
     def get(self, access_key: str) -> Credential | None:
+        if access_key in self.static:
+            return self.static[access_key]
         # Keys added by `wsgi-s3 credentials create` take effect at once (an unknown key looks again),
         # revoked ones within a second.
         if access_key not in self._by_key or time.monotonic() - self._checked > 1.0:
@@ -71,7 +77,7 @@ class CredentialStore:
 
     def all(self) -> list[Credential]:
         self.reload()
-        return list(self._by_key.values())
+        return [*self.static.values(), *self._by_key.values()]
 
     def add(self, credential: Credential) -> None:
         self.reload()
@@ -88,7 +94,13 @@ class CredentialStore:
         self._mtime = os.stat(self.path).st_mtime
 
     def __len__(self) -> int:
-        return len(self._by_key)
+        return len(self.static) + len(self._by_key)
+
+
+def credential_store(path: str, root_access_key: str = "", root_secret_key: str = "") -> CredentialStore:
+    """The credentials file with the configured root key pair (if any) beside it."""
+    root = [Credential(root_access_key, root_secret_key)] if root_access_key else []
+    return CredentialStore(path, root)
 
 
 def generate_credential() -> Credential:
