@@ -20,12 +20,20 @@ control_socket_disable = True
 
 
 def on_starting(server) -> None:
-    """Before any worker exists nothing can be mid-write: sweep everything a crash left behind."""
+    """Before any worker exists nothing can be mid-write: sweep everything a crash left behind.
+    The data directory's lock, held from here on, makes sure no other service is writing there."""
     from wsgi_s3.config import Settings
+    from wsgi_s3.store.dirlock import DataDirInUse, lock_data_dir
     from wsgi_s3.store.store import Store
     from wsgi_s3.store.sweeper import sweep
 
-    store = Store(Settings.from_env().data_dir)
+    data_dir = Settings.from_env().data_dir
+    try:
+        server.data_dir_lock = lock_data_dir(data_dir)
+    except DataDirInUse as exc:
+        server.log.error("%s", exc)
+        raise SystemExit(1) from None
+    store = Store(data_dir)
     sweep(store, grace_seconds=0)
     store.meta.close()
 

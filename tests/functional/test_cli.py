@@ -115,3 +115,14 @@ def test_configured_root_key_is_not_written_down(start_server):
     credentials = server.data_dir / "credentials.json"
     assert not credentials.exists() or ACCESS_KEY not in credentials.read_text()
     assert "AWS_SECRET_ACCESS_KEY=" not in server.log()  # nothing generated, nothing printed
+
+
+def test_a_second_service_on_the_same_data_dir_refuses_to_start(start_server):
+    first = start_server()
+    second = Server(first.data_dir, free_port())
+    with pytest.raises(RuntimeError, match="in use by another wsgi-s3 service"):
+        second.start()
+    make = boto3.client(
+        "s3", endpoint_url=first.endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name="us-east-1"
+    )
+    make.create_bucket(Bucket="still-served")
