@@ -46,7 +46,8 @@ def canonical_resource(req: SignedRequest, virtual_bucket: str | None) -> str:
 
 
 def string_to_sign(req: SignedRequest, date_or_expires: str, virtual_bucket: str | None) -> str:
-    amz = sorted((name, " ".join(value.split())) for name, value in req.headers.items() if name.startswith("x-amz-"))
+    # Values are trimmed, not collapsed inside (botocore's HmacV1Auth and Amazon's examples agree).
+    amz = sorted((name, value.strip()) for name, value in req.headers.items() if name.startswith("x-amz-"))
     lines = [
         req.method,
         req.headers.get("content-md5", ""),
