@@ -11,6 +11,7 @@ never referenced is an orphan that the sweeper removes after a grace period.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -54,7 +55,7 @@ class BlobFiles:
                     size += len(data)
                     crc = zlib.crc32(data, crc)
                 out.flush()
-                os.fsync(out.fileno())
+                _fsync(out.fileno())
             final = self.path(blob_id)
             os.makedirs(os.path.dirname(final), exist_ok=True)
             os.rename(tmp_path, final)
@@ -131,10 +132,21 @@ def _read_pieces(pieces: list[tuple[str, int, int]]) -> Iterator[bytes]:
                 yield data
 
 
+def _fsync(fd: int) -> None:
+    """fsync of a large new file can take seconds; in a gevent worker it runs on the hub's thread
+    pool, so that the worker's other requests keep being served meanwhile."""
+    if "gevent.monkey" in sys.modules and sys.modules["gevent.monkey"].is_module_patched("os"):
+        import gevent
+
+        gevent.get_hub().threadpool.apply(os.fsync, (fd,))
+    else:
+        os.fsync(fd)
+
+
 def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        _fsync(fd)
     finally:
         os.close(fd)
 
