@@ -133,8 +133,7 @@ def complete_multipart_upload(ctx: S3Context) -> None:
         part_sizes=tuple(part.size for part in chosen),
     )
     version = ctx.backend.complete_upload(upload, chosen, meta)
-    write_headers(ctx, version)
-    ctx.resp.delete_header("ETag")
+    write_headers(ctx, version, etag=False)
     location = f"{ctx.req.scheme}://{ctx.headers.get('host', '')}/{ctx.bucket}/{ctx.key}"
     result = [("Location", location), ("Bucket", ctx.bucket), ("Key", ctx.key), ("ETag", f'"{version.etag}"')]
     if found:

@@ -24,9 +24,10 @@ def version_headers(version: ObjectVersion) -> dict[str, str]:
     return {} if version.version_id == NULL_VERSION else {"x-amz-version-id": version.version_id}
 
 
-def write_headers(ctx: S3Context, version: ObjectVersion) -> None:
-    """Headers of a write's response: ETag, version id and the checksum stored."""
-    ctx.resp.set_header("ETag", f'"{version.etag}"')
+def write_headers(ctx: S3Context, version: ObjectVersion, *, etag: bool = True) -> None:
+    """Headers of a write's response: ETag (unless the body carries it), version id, stored checksum."""
+    if etag:
+        ctx.resp.set_header("ETag", f'"{version.etag}"')
     ctx.set_headers(version_headers(version))
     for algorithm, digest in version.meta.checksums.items():
         ctx.resp.set_header(checksums.header_name(algorithm), digest)
@@ -198,8 +199,7 @@ def copy_object(ctx: S3Context) -> None:
         raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
     body = CopiedBody(ctx.backend.open_object(source, 0, source.size), content, user_meta, algorithm)
     version = ctx.backend.put_object(ctx.bucket, ctx.key, body)
-    write_headers(ctx, version)
-    ctx.resp.delete_header("ETag")
+    write_headers(ctx, version, etag=False)
     if source.version_id != NULL_VERSION:
         ctx.resp.set_header("x-amz-copy-source-version-id", source.version_id)
     result = [("LastModified", iso8601(version.timestamp_ns)), ("ETag", f'"{version.etag}"')]
