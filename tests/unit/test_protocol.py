@@ -116,3 +116,16 @@ def test_sigv2_virtual_host_signs_the_bucket():
     assert sigv2.verify(signed, lambda key: "SK", NOW()) == "AK"
     with pytest.raises(errors.SignatureDoesNotMatch):
         sigv2.verify(signed, lambda key: "SK", NOW(), virtual_bucket="bucket")
+
+
+def test_a_10000_part_completion_document_fits():
+    from wsgi_s3.s3.xml import MAX_DOCUMENT_BYTES
+
+    parts = "".join(
+        f'<Part><PartNumber>{n}</PartNumber><ETag>"{n:032x}"</ETag><ChecksumCRC64NVME>AAAAAAAAAAA=</ChecksumCRC64NVME></Part>'
+        for n in range(1, 10001)
+    )
+    document = f'<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{parts}</CompleteMultipartUpload>'.encode()
+    assert len(document) < MAX_DOCUMENT_BYTES
+    parsed = parse_complete_multipart(document)
+    assert len(parsed) == 10000 and parsed[-1].part_number == 10000 and parsed[-1].checksums == {"CRC64NVME": "AAAAAAAAAAA="}
