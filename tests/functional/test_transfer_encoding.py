@@ -103,31 +103,28 @@ def test_expect_100_continue_is_answered_before_the_body(server, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="expect")["Body"].read() == b"body"
 
 
-def test_oversized_upload_is_refused_before_its_body(server, s3, bucket):
-    """A declared 5 GiB + 1 byte body is EntityTooLarge at once; the client never has to send it."""
+def declare_only(server, target: str, length: int) -> tuple[int, bytes]:
+    """Send a signed PUT's headers announcing `length` bytes, and read the answer without sending them."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    target = f"/{bucket}/huge"
     conn.putrequest("PUT", target, skip_host=True, skip_accept_encoding=True)
-    for name, value in signed(server, "PUT", target, {"Content-Length": str(5 * 1024**3 + 1)}).items():
+    for name, value in signed(server, "PUT", target, {"Content-Length": str(length)}).items():
         conn.putheader(name, value)
     conn.endheaders()
     response = conn.getresponse()
     body = response.read()
     conn.close()
-    assert response.status == 400 and b"<Code>EntityTooLarge</Code>" in body
+    return response.status, body
+
+
+def test_oversized_upload_is_refused_before_its_body(server, s3, bucket):
+    """A declared 5 GiB + 1 byte body is EntityTooLarge at once; the client never has to send it."""
+    status, body = declare_only(server, f"/{bucket}/huge", 5 * 1024**3 + 1)
+    assert status == 400 and b"<Code>EntityTooLarge</Code>" in body
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
 
 def test_part_larger_than_5_gib_is_refused(server, s3, bucket):
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    target = f"/{bucket}/big?partNumber=1&uploadId={upload_id}"
-    conn.putrequest("PUT", target, skip_host=True, skip_accept_encoding=True)
-    for name, value in signed(server, "PUT", target, {"Content-Length": str(5 * 1024**3 + 1)}).items():
-        conn.putheader(name, value)
-    conn.endheaders()
-    response = conn.getresponse()
-    body = response.read()
-    conn.close()
-    assert response.status == 400 and b"<Code>EntityTooLarge</Code>" in body
+    status, body = declare_only(server, f"/{bucket}/big?partNumber=1&uploadId={upload_id}", 5 * 1024**3 + 1)
+    assert status == 400 and b"<Code>EntityTooLarge</Code>" in body
     assert s3.list_parts(Bucket=bucket, Key="big", UploadId=upload_id).get("Parts", []) == []
