@@ -86,21 +86,25 @@ def crash_server(start_server, client_for):
     gc.collect()
 
 
+
+def kill_mid_write(server, raw_s3, target: str, size: int, filler: bytes, staged: int) -> None:
+    """PUT `size` bytes to `target`, send half, and kill -9 the server once it has streamed at least
+    `staged` bytes into its temp file: the kill lands mid-write."""
+    conn = raw_s3(server).start("PUT", target, size)
+    body = blocks(size, filler)
+    for _ in range(size // 2 // MIB):
+        conn.send(next(body))
+    wait_for_staged_bytes(server, conn, staged)
+    server.kill()
+    finish_or_fail(conn, body)
+
 def test_kill_during_large_put_keeps_the_old_object(crash_server, raw_s3):
     server, s3 = crash_server
     s3.create_bucket(Bucket="crash")
     old = data(3 * MIB, b"old")
     s3.put_object(Bucket="crash", Key="obj", Body=old)
 
-    size = 200 * MIB
-    conn = raw_s3(server).start("PUT", "/crash/obj", size)
-    body = blocks(size, b"new")
-    for _ in range(size // 2 // MIB):
-        conn.send(next(body))
-    # The server has streamed most of the first half into its temp file: it is mid-write.
-    wait_for_staged_bytes(server, conn, 80 * MIB)
-    server.kill()
-    finish_or_fail(conn, body)
+    kill_mid_write(server, raw_s3, "/crash/obj", 200 * MIB, b"new", staged=80 * MIB)
 
     assert tmp_files(server.data_dir), "the interrupted PUT left no temp file: the kill did not land mid-write"
     # A crash between the rename into blobs/ and the SQLite commit leaves exactly this: a finished
@@ -208,14 +212,7 @@ def test_kill_during_upload_part_keeps_the_finished_parts(crash_server, raw_s3):
         s3.upload_part(Bucket="crash", Key="obj", UploadId=upload_id, PartNumber=n, Body=part)
 
     # Part 4, 100 MiB, is half-way into its temp file when the server dies.
-    size = 100 * MIB
-    conn = raw_s3(server).start("PUT", f"/crash/obj?uploadId={upload_id}&partNumber=4", size)
-    body = blocks(size, b"interrupted")
-    for _ in range(size // 2 // MIB):
-        conn.send(next(body))
-    wait_for_staged_bytes(server, conn, 30 * MIB)
-    server.kill()
-    finish_or_fail(conn, body)
+    kill_mid_write(server, raw_s3, f"/crash/obj?uploadId={upload_id}&partNumber=4", 100 * MIB, b"interrupted", staged=30 * MIB)
     assert tmp_files(server.data_dir)
     server.start()
 
