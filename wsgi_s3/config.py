@@ -33,8 +33,10 @@ class Settings:
     credentials_file: str = ""  # default: <data_dir>/credentials.json
     certfile: str = ""
     keyfile: str = ""
-    sweep_interval: int = 3600  # seconds between sweeps of orphaned files
-    sweep_grace: int = 3600  # seconds before an unreferenced file counts as orphaned
+    sweep_interval: int = 300  # seconds between sweeps (orphans, freed blobs)
+    sweep_grace: int = 3600  # seconds before a file that no commit recorded counts as orphaned
+    reclaim_grace: int = 300  # seconds a blob freed by a delete or overwrite stays on disk
+    lock_timeout: int = 10  # seconds a write waits for the store's lock before answering SlowDown
     gunicorn_config: str = ""  # default: the packaged wsgi_s3.gunicorn_conf
 
     @property

@@ -20,44 +20,33 @@ control_socket_disable = True
 
 
 def on_starting(server) -> None:
-    """Before any worker exists nothing can be mid-write: sweep everything a crash left behind.
-    The data directory's lock, held from here on, makes sure no other service is writing there."""
+    """Before any worker exists nothing can be mid-write or mid-read: sweep everything a crash left
+    behind and every freed blob. The data directory's lock, held from here on, makes sure no other
+    service is writing there; the same process then sweeps periodically in a thread of its own
+    (off the workers and their gevent hubs), so there is one sweeper per data directory."""
+    import threading
+
     from wsgi_s3.config import Settings
     from wsgi_s3.store.dirlock import DataDirInUse, lock_data_dir
     from wsgi_s3.store.store import Store
-    from wsgi_s3.store.sweeper import sweep
+    from wsgi_s3.store.sweeper import Sweeper
 
-    data_dir = Settings.from_env().data_dir
+    settings = Settings.from_env()
     try:
-        server.data_dir_lock = lock_data_dir(data_dir)
+        server.data_dir_lock = lock_data_dir(settings.data_dir)
     except DataDirInUse as exc:
         server.log.error("%s", exc)
         raise SystemExit(1) from None
-    store = Store(data_dir)
-    sweep(store, grace_seconds=0)
-    store.meta.close()
+    store = Store(settings.data_dir, lock_timeout=settings.lock_timeout)
+    Sweeper(store, orphan_grace=0, reclaim_grace=0).run_once()
+    sweeper = Sweeper(store, orphan_grace=settings.sweep_grace, reclaim_grace=settings.reclaim_grace)
+    server.sweeper_stop = threading.Event()
+    threading.Thread(
+        target=sweeper.run_forever, args=(settings.sweep_interval, server.sweeper_stop), name="sweeper", daemon=True
+    ).start()
 
 
-def post_worker_init(worker) -> None:
-    """Each worker sweeps periodically in a greenlet; the grace period protects writes in flight
-    in any worker, and a sweep that races another one only finds files already gone."""
-    import random
-
-    import gevent
-
-    from wsgi_s3.config import Settings
-    from wsgi_s3.store.store import Store
-    from wsgi_s3.store.sweeper import sweep
-
-    settings = Settings.from_env()
-
-    def periodic() -> None:
-        store = Store(settings.data_dir)
-        while True:
-            gevent.sleep(settings.sweep_interval * random.uniform(0.5, 1.5))
-            try:
-                sweep(store, grace_seconds=settings.sweep_grace)
-            except Exception:  # noqa: BLE001 - a failed sweep must not kill the worker
-                worker.log.exception("periodic sweep failed")
-
-    gevent.spawn(periodic)
+def on_exit(server) -> None:
+    stop = getattr(server, "sweeper_stop", None)
+    if stop is not None:
+        stop.set()

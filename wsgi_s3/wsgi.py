@@ -14,7 +14,7 @@ from wsgi_s3.store.store import Store
 def embedded_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 serve`: the S3 gateway over a Store in this process."""
     settings = settings or Settings.from_env()
-    backend = LocalBackend(Store(settings.data_dir))
+    backend = LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout))
     authenticator = Authenticator(
         credential_store(settings.credentials_path, settings.access_key, settings.secret_key),
         settings.region if settings.enforce_region else None,

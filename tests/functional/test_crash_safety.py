@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import http.client
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -45,6 +46,30 @@ def tmp_files(data_dir: Path) -> list[Path]:
 
 def blob_files(data_dir: Path) -> list[Path]:
     return [path for path in (data_dir / "blobs").rglob("*") if path.is_file()]
+
+
+def live_blob_files(data_dir: Path) -> list[Path]:
+    """Blob files minus those freed by a commit and waiting for the sweeper's reclaim grace."""
+    with sqlite3.connect(data_dir / "meta.db") as db:
+        freed = {row[0] for row in db.execute("SELECT blob_id FROM blobs WHERE freed_ns IS NOT NULL")}
+    return [path for path in blob_files(data_dir) if path.name not in freed]
+
+
+def hold_store_lock(data_dir: Path) -> sqlite3.Connection:
+    """Take the store's write lock from this process, as another writer would; ROLLBACK releases it."""
+    holder = sqlite3.connect(data_dir / "meta.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def wait_for_log(server, text: str, timeout: float = 60) -> None:
+    """Until the server's log shows `text` (a wait for a state, not an assertion on time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in server.log():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the server never logged {text!r}:\n{server.log()[-5000:]}")
 
 
 def wait_for_staged_bytes(server, conn: http.client.HTTPConnection, at_least: int, timeout: float = 60) -> None:
@@ -129,7 +154,7 @@ def test_kill_during_large_put_keeps_the_old_object(crash_server, raw_s3):
     fresh = data(2 * MIB, b"after")
     s3.put_object(Bucket="crash", Key="obj", Body=fresh)
     assert s3.get_object(Bucket="crash", Key="obj")["Body"].read() == fresh
-    assert len(blob_files(server.data_dir)) == 1
+    assert len(live_blob_files(server.data_dir)) == 1  # the old one is freed, reclaimed after its grace
 
 
 def _complete_xml(etags: list[str]) -> bytes:
@@ -137,70 +162,85 @@ def _complete_xml(etags: list[str]) -> bytes:
     return f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>".encode()
 
 
+def _multipart_upload(s3, seed: str) -> tuple[str, list[bytes], list[str]]:
+    parts = [data(PART, f"{seed}-1".encode()), data(MIB // 3, f"{seed}-2".encode())]
+    upload_id = s3.create_multipart_upload(Bucket="crash", Key="obj")["UploadId"]
+    etags = [
+        s3.upload_part(Bucket="crash", Key="obj", UploadId=upload_id, PartNumber=n, Body=part)["ETag"].strip('"')
+        for n, part in enumerate(parts, 1)
+    ]
+    return upload_id, parts, etags
+
+
 def test_kill_during_complete_multipart_upload_is_all_or_nothing(crash_server, raw_s3):
+    """The kill is made to land inside CompleteMultipartUpload's window deterministically: another
+    process holds the store's write lock, so the request has read and checked the parts and waits
+    to commit (the server logs that it waits) when the server dies."""
     server, s3 = crash_server
     s3.create_bucket(Bucket="crash")
-    current = data(MIB, b"original")
-    s3.put_object(Bucket="crash", Key="obj", Body=current)
-    # The object before each attempt: md5 of its bytes, its ETag, how many blobs it is made of.
-    current_md5, current_etag, current_blobs = md5(current), md5(current), 1
-    outcomes = []
-    # Kill 0 s to 0.2 s after Complete has gone out: early kills find the old object, late ones the
-    # new one, and those in between may land inside the commit. Each outcome must be whole.
-    for attempt, delay in enumerate([0, 0.002, 0.005, 0.02, 0.2]):
-        parts = [data(PART, f"{attempt}-{n}".encode()) for n in range(9)] + [data(MIB // 3, f"{attempt}-last".encode())]
-        upload_id = s3.create_multipart_upload(Bucket="crash", Key="obj")["UploadId"]
-        etags = [
-            s3.upload_part(Bucket="crash", Key="obj", UploadId=upload_id, PartNumber=n, Body=part)["ETag"].strip('"')
-            for n, part in enumerate(parts, 1)
-        ]
-        new = b"".join(parts)
-        body = _complete_xml(etags)
-        conn = raw_s3(server).start("POST", f"/crash/obj?uploadId={upload_id}", len(body))
-        conn.send(body)
-        time.sleep(delay)
-        server.kill()
-        conn.close()
-        server.start()
+    old = data(MIB, b"original")
+    s3.put_object(Bucket="crash", Key="obj", Body=old)
+    upload_id, parts, etags = _multipart_upload(s3, "killed")
 
-        got = s3.get_object(Bucket="crash", Key="obj")
-        seen = got["Body"].read()
-        uploads = [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="crash").get("Uploads", [])]
-        assert tmp_files(server.data_dir) == []
-        if md5(seen) == md5(new):
-            outcomes.append("new")
-            assert got["ETag"] == f'"{multipart_etag(parts)}"'
-            assert got["ContentLength"] == len(new)
-            assert uploads == []
-            with pytest.raises(ClientError) as exc:
-                s3.list_parts(Bucket="crash", Key="obj", UploadId=upload_id)
-            assert error_code(exc) == "NoSuchUpload"
-            assert len(blob_files(server.data_dir)) == len(parts)  # the parts are the object; the old blob is gone
-        else:
-            outcomes.append("old")
-            assert md5(seen) == current_md5, "after the crash the object is neither the old one nor the new one"
-            assert got["ETag"] == f'"{current_etag}"'
-            assert uploads == [upload_id]
-            listed = s3.list_parts(Bucket="crash", Key="obj", UploadId=upload_id)["Parts"]
-            assert [(p["PartNumber"], p["ETag"].strip('"'), p["Size"]) for p in listed] == [
-                (n, etag, len(part)) for n, (etag, part) in enumerate(zip(etags, parts), 1)
-            ]
-            assert len(blob_files(server.data_dir)) == current_blobs + len(parts)  # the old object's and the upload's
-            # The upload survived whole: completing it now works.
-            s3.complete_multipart_upload(
-                Bucket="crash",
-                Key="obj",
-                UploadId=upload_id,
-                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in enumerate(etags, 1)]},
-            )
-            after = s3.get_object(Bucket="crash", Key="obj")
-            assert md5(after["Body"].read()) == md5(new)
-            assert s3.list_multipart_uploads(Bucket="crash").get("Uploads", []) == []
-            assert len(blob_files(server.data_dir)) == len(parts)
-        listing = s3.list_objects_v2(Bucket="crash")["Contents"]
-        assert [(o["Key"], o["Size"]) for o in listing] == [("obj", len(new))]
-        current_md5, current_etag, current_blobs = md5(new), multipart_etag(parts), len(parts)
-    print("outcomes:", outcomes)
+    holder = hold_store_lock(server.data_dir)
+    body = _complete_xml(etags)
+    conn = raw_s3(server).start("POST", f"/crash/obj?uploadId={upload_id}", len(body))
+    conn.send(body)
+    wait_for_log(server, "waiting for the lock")
+    server.kill()
+    holder.execute("ROLLBACK")
+    holder.close()
+    conn.close()
+    server.start()
+
+    # Nothing of the interrupted commit is visible: the old object, the upload and its parts intact.
+    got = s3.get_object(Bucket="crash", Key="obj")
+    assert got["Body"].read() == old and got["ETag"] == f'"{md5(old)}"'
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="crash")["Uploads"]] == [upload_id]
+    listed = s3.list_parts(Bucket="crash", Key="obj", UploadId=upload_id)["Parts"]
+    assert [(p["PartNumber"], p["ETag"].strip('"'), p["Size"]) for p in listed] == [
+        (n, etag, len(part)) for n, (etag, part) in enumerate(zip(etags, parts), 1)
+    ]
+    assert tmp_files(server.data_dir) == []
+    assert len(blob_files(server.data_dir)) == 1 + len(parts)  # the old object's and the upload's
+
+    # The upload survived whole: completing it now works.
+    s3.complete_multipart_upload(
+        Bucket="crash",
+        Key="obj",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in enumerate(etags, 1)]},
+    )
+    got = s3.get_object(Bucket="crash", Key="obj")
+    assert got["Body"].read() == b"".join(parts) and got["ETag"] == f'"{multipart_etag(parts)}"'
+    assert s3.list_multipart_uploads(Bucket="crash").get("Uploads", []) == []
+
+
+def test_kill_right_after_complete_multipart_upload_answered_keeps_the_object(crash_server, raw_s3):
+    """The other side of the window: once Complete has answered 200, a kill -9 loses nothing."""
+    server, s3 = crash_server
+    s3.create_bucket(Bucket="crash")
+    s3.put_object(Bucket="crash", Key="obj", Body=data(MIB, b"original"))
+    upload_id, parts, etags = _multipart_upload(s3, "acknowledged")
+
+    holder = hold_store_lock(server.data_dir)
+    body = _complete_xml(etags)
+    conn = raw_s3(server).start("POST", f"/crash/obj?uploadId={upload_id}", len(body))
+    conn.send(body)
+    wait_for_log(server, "waiting for the lock")
+    holder.execute("ROLLBACK")
+    holder.close()
+    response = conn.getresponse()
+    assert response.status == 200, response.read()
+    server.kill()
+    conn.close()
+    server.start()
+
+    got = s3.get_object(Bucket="crash", Key="obj")
+    assert got["Body"].read() == b"".join(parts) and got["ETag"] == f'"{multipart_etag(parts)}"'
+    assert s3.list_multipart_uploads(Bucket="crash").get("Uploads", []) == []
+    assert tmp_files(server.data_dir) == []
+    assert len(blob_files(server.data_dir)) == len(parts)  # the start-up sweep reclaimed the old object's blob
 
 
 def test_kill_during_upload_part_keeps_the_finished_parts(crash_server, raw_s3):
@@ -250,4 +290,4 @@ def test_kill_during_upload_part_keeps_the_finished_parts(crash_server, raw_s3):
     got = s3.get_object(Bucket="crash", Key="obj")
     assert got["Body"].read() == b"".join(parts[n] for n in sorted(parts))
     assert got["ETag"] == f'"{multipart_etag([parts[n] for n in sorted(parts)])}"'
-    assert len(blob_files(server.data_dir)) == 5
+    assert len(live_blob_files(server.data_dir)) == 5

@@ -1,17 +1,20 @@
-"""The Store in-process: versions, listing order and roll-ups, multipart commits, the sweeper."""
+"""The Store in-process: versions, listing order and roll-ups, multipart commits, blob reclamation, the sweeper."""
 
 from __future__ import annotations
 
 import io
 import os
+import sqlite3
+import stat
 import time
 
 import pytest
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.store.schema import MIGRATIONS
 from wsgi_s3.store.store import Store
-from wsgi_s3.store.sweeper import sweep
+from wsgi_s3.store.sweeper import Sweeper
 
 
 @pytest.fixture
@@ -39,11 +42,46 @@ def blob_files(store: Store) -> list[str]:
     return [name for _, _, names in os.walk(store.blobs.blob_root) for name in names]
 
 
-def test_overwrite_of_null_version_frees_the_old_blob(store):
+def sweep(store: Store, grace: float = 0, reclaim_grace: float = 0) -> int:
+    return Sweeper(store, orphan_grace=grace, reclaim_grace=reclaim_grace).run_once().total
+
+
+def age(path: str, seconds: float) -> None:
+    """Make a file look `seconds` old to the sweeper."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_overwrite_of_null_version_frees_the_old_blob_after_the_reclaim_grace(store):
     put(store, "k", b"one")
     put(store, "k", b"two")
     assert read(store, store.get_version("bucket", "k")) == b"two"
+    assert len(blob_files(store)) == 2  # the old one is freed, not gone: a reader may have just found it
+    assert sweep(store, reclaim_grace=3600) == 0
+    assert sweep(store, reclaim_grace=0) == 1
     assert len(blob_files(store)) == 1
+    assert read(store, store.get_version("bucket", "k")) == b"two"
+
+
+def test_a_reader_keeps_every_segment_of_what_it_opened(store):
+    blobs = [store.stage(io.BytesIO(data)) for data in (b"first-", b"second-", b"third")]
+    version = ObjectVersion("bucket", "mp", "null", 1, 18, ObjectMeta(etag="x-3"), tuple(Segment(b.blob_id, b.size) for b in blobs))
+    store.commit_version(version, replace_null=True)
+    stream = store.read(store.get_version("bucket", "mp"), 0, 18)
+    assert stream.read(6) == b"first-"
+    store.delete_version("bucket", "mp", "null")
+    assert sweep(store) == 3 and blob_files(store) == []  # reclaimed while the reader is mid-way
+    rest = b"".join(iter(lambda: stream.read(4), b""))
+    stream.close()
+    assert rest == b"second-third"
+
+
+def test_reading_a_version_whose_blobs_were_reclaimed_is_not_found(store):
+    version = put(store, "k", b"data")
+    store.delete_version("bucket", "k", "null")
+    sweep(store)
+    with pytest.raises(errors.NotFound):
+        store.read(version, 0, 4)
 
 
 def test_out_of_order_commits_keep_the_newest_latest(store):
@@ -52,6 +90,30 @@ def test_out_of_order_commits_keep_the_newest_latest(store):
     assert store.get_version("bucket", "k").version_id == "v2"
     store.delete_version("bucket", "k", "v2")
     assert store.get_version("bucket", "k").version_id == "v1"
+
+
+def test_a_failed_commit_removes_its_staged_blob_whatever_the_error(store, monkeypatch):
+    staged = store.stage(io.BytesIO(b"data"))
+    version = ObjectVersion("bucket", "k", "null", time.time_ns(), 4, ObjectMeta(etag="e"), (Segment(staged.blob_id, 4),))
+    monkeypatch.setattr("wsgi_s3.store.metadata._insert_version", lambda *args: (_ for _ in ()).throw(sqlite3.OperationalError("disk I/O error")))
+    with pytest.raises(sqlite3.OperationalError):
+        store.commit_version(version, replace_null=True)
+    assert blob_files(store) == []
+
+
+def test_a_write_waits_for_the_lock_then_is_busy_and_leaves_nothing(tmp_path):
+    store = Store(str(tmp_path / "data"), lock_timeout=0.3)
+    store.create_bucket("bucket", "us-east-1", "owner")
+    holder = sqlite3.connect(os.path.join(store.data_dir, "meta.db"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(errors.Busy):
+            put(store, "k", b"data")
+        assert store.get_bucket("bucket").name == "bucket"  # reads go on meanwhile (WAL)
+    finally:
+        holder.execute("ROLLBACK")
+    assert blob_files(store) == []
+    assert read(store, put(store, "k", b"data")) == b"data"
 
 
 def test_conditional_create_is_checked_inside_the_commit(store):
@@ -119,26 +181,121 @@ def test_complete_upload_is_one_step_and_frees_unused_parts(store):
         part = Part(number, "etag", staged.size, 1, staged.blob_id)
         store.put_part("u1", part)
         parts.append(part)
-    version = ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2"), tuple(Segment(p.blob_id, p.size) for p in parts[:2]))
-    store.complete_upload("u1", version, replace_null=True)
+    version = ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2"))
+    store.complete_upload("u1", version, parts[:2], replace_null=True)
     assert read(store, store.get_version("bucket", "mp")) == b"aaabbb"
-    assert len(blob_files(store)) == 2
+    assert sweep(store) == 1 and len(blob_files(store)) == 2  # the unused part's blob was freed
     with pytest.raises(errors.NotFound):
         store.get_upload("bucket", "mp", "u1")
     with pytest.raises(errors.NotFound):
-        store.complete_upload("u1", version, replace_null=True)
+        store.complete_upload("u1", version, parts[:2], replace_null=True)
 
 
-def test_sweeper_removes_orphans_and_temp_files_but_not_live_blobs(store):
+def _upload_with_parts(store: Store, *contents: bytes) -> list[Part]:
+    store.create_upload(Upload("u1", "bucket", "mp", 1, ObjectMeta(etag="")))
+    parts = []
+    for number, data in enumerate(contents, start=1):
+        staged = store.stage(io.BytesIO(data))
+        parts.append(Part(number, f"etag-{data.decode()}", staged.size, 1, staged.blob_id))
+        store.put_part("u1", parts[-1])
+    return parts
+
+
+def test_complete_uses_the_parts_as_they_are_at_commit_time(store):
+    validated = _upload_with_parts(store, b"aaa", b"bbb")
+    # Part 1 is uploaded again (same bytes, same ETag) after Complete read the parts list.
+    again = store.stage(io.BytesIO(b"aaa"))
+    store.put_part("u1", Part(1, "etag-aaa", 3, 2, again.blob_id))
+    store.complete_upload("u1", ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2")), validated, replace_null=True)
+    sweep(store)  # reclaims the first upload of part 1, which the object must not use
+    assert read(store, store.get_version("bucket", "mp")) == b"aaabbb"
+
+
+def test_complete_refuses_a_part_replaced_by_different_bytes(store):
+    validated = _upload_with_parts(store, b"aaa", b"bbb")
+    other = store.stage(io.BytesIO(b"zzz"))
+    store.put_part("u1", Part(1, "etag-zzz", 3, 2, other.blob_id))
+    with pytest.raises(errors.NotFound) as exc:
+        store.complete_upload("u1", ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2")), validated, replace_null=True)
+    assert exc.value.what == "part"
+    assert store.get_upload("bucket", "mp", "u1")  # nothing changed
+    with pytest.raises(errors.NotFound):
+        store.get_version("bucket", "mp")
+
+
+def test_sweeper_removes_orphans_and_dead_temp_files_but_not_live_blobs(store):
     put(store, "live", b"keep me")
     orphan = store.stage(io.BytesIO(b"never committed"))
     tmp_file = os.path.join(store.blobs.tmp_dir, "dead.tmp")
     with open(tmp_file, "wb") as handle:
         handle.write(b"partial")
-    assert sweep(store, grace_seconds=3600) == 0  # too young
-    assert sweep(store, grace_seconds=0) == 2
+    assert sweep(store, grace=3600) == 0  # too young
+    assert sweep(store, grace=0) == 2
     assert not os.path.exists(store.blobs.path(orphan.blob_id)) and not os.path.exists(tmp_file)
     assert read(store, store.get_version("bucket", "live")) == b"keep me"
+
+
+def test_sweeper_never_removes_a_temp_file_a_live_writer_holds(store):
+    import fcntl
+
+    tmp_file = os.path.join(store.blobs.tmp_dir, "slow.tmp")
+    with open(tmp_file, "wb") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)
+        age(tmp_file, 7200)
+        assert sweep(store, grace=3600) == 0
+        assert os.path.exists(tmp_file)
+    assert sweep(store, grace=3600) == 1  # the writer is gone: now it is a dead one's
+
+
+def test_a_commit_after_its_staged_blob_was_swept_fails_and_shows_nothing(store):
+    staged = store.stage(io.BytesIO(b"slow"))
+    age(store.blobs.path(staged.blob_id), 7200)
+    assert sweep(store, grace=3600) == 1
+    version = ObjectVersion("bucket", "k", "null", time.time_ns(), 4, ObjectMeta(etag="e"), (Segment(staged.blob_id, 4),))
+    with pytest.raises(errors.Unavailable):
+        store.commit_version(version, replace_null=True)
+    with pytest.raises(errors.NotFound):
+        store.get_version("bucket", "k")
+
+
+def test_sweeper_keeps_old_committed_blobs_and_skips_files_that_vanish(store, monkeypatch):
+    version = put(store, "k", b"old but live")
+    age(store.blobs.path(version.segments[0].blob_id), 7200)
+    from wsgi_s3.store import sweeper
+
+    real_files = sweeper._files
+    monkeypatch.setattr(sweeper, "_files", lambda root, cutoff, depth=0: [*real_files(root, cutoff, depth), os.path.join(root, "vanished")])
+    assert sweep(store, grace=3600) == 0
+    assert read(store, store.get_version("bucket", "k")) == b"old but live"
+
+
+def test_data_files_are_private_to_the_service(store):
+    put(store, "k", b"secret")
+    mode = lambda path: stat.S_IMODE(os.stat(path).st_mode)  # noqa: E731
+    assert mode(store.data_dir) == 0o700
+    assert mode(os.path.join(store.data_dir, "meta.db")) == 0o600
+    for root, dirs, files in os.walk(store.data_dir):
+        assert all(mode(os.path.join(root, d)) == 0o700 for d in dirs)
+        assert all(mode(os.path.join(root, f)) == 0o600 for f in files), root
+
+
+def test_a_store_of_the_first_schema_knows_its_blobs_after_migrating(tmp_path):
+    data_dir = tmp_path / "data"
+    old = Store(str(data_dir))
+    old.create_bucket("bucket", "us-east-1", "owner")
+    version = put(old, "k", b"from before")
+    _upload_with_parts(old, b"part")
+    old.meta.close()
+    db = sqlite3.connect(data_dir / "meta.db", isolation_level=None)
+    db.execute("DROP TABLE blobs")
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+    store = Store(str(data_dir))
+    for path in blob_files(store):
+        age(os.path.join(store.blobs.blob_root, path[:2], path[2:4], path), 7200)
+    assert sweep(store, grace=3600) == 0  # neither the object's blob nor the part's is an orphan
+    assert read(store, store.get_version("bucket", "k")) == b"from before"
+    assert len(MIGRATIONS) == 2 and version.segments
 
 
 def test_failed_stage_leaves_no_file(store):

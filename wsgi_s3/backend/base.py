@@ -7,7 +7,6 @@ remote nodes. Every S3 handler is written once against this interface. Methods r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Protocol
 
 from wsgi_s3.model.types import BodySource, BucketInfo, ByteStream, DeleteResult, ListPage, ObjectMeta, ObjectVersion, Part, Upload
@@ -31,7 +30,9 @@ class Backend(Protocol):
         """The latest version (possibly a delete marker) or the one asked for."""
         ...
 
-    def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream | Iterator[bytes]: ...
+    def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream:
+        """The bytes of a range, every source opened before this returns (see Store.read)."""
+        ...
     def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult: ...
     def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage: ...
 

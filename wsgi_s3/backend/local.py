@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 from wsgi_s3.model.types import (
     BodySource,
@@ -75,7 +74,7 @@ class LocalBackend:
     def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         return self.store.get_version(bucket, key, version_id)
 
-    def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream | Iterator[bytes]:
+    def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream:
         return self.store.read(version, start, length)
 
     def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult:
@@ -113,10 +112,8 @@ class LocalBackend:
 
     def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta) -> ObjectVersion:
         version_id, timestamp, replace_null = self._new_version(self.store.get_bucket(upload.bucket))
-        segments = tuple(Segment(part.blob_id, part.size) for part in parts if part.size)
-        size = sum(part.size for part in parts)
-        version = ObjectVersion(upload.bucket, upload.key, version_id, timestamp, size, meta, segments)
-        return self.store.complete_upload(upload.upload_id, version, replace_null=replace_null)
+        version = ObjectVersion(upload.bucket, upload.key, version_id, timestamp, sum(part.size for part in parts), meta)
+        return self.store.complete_upload(upload.upload_id, version, parts, replace_null=replace_null)
 
     def abort_upload(self, upload: Upload) -> None:
         self.store.abort_upload(upload.bucket, upload.key, upload.upload_id)

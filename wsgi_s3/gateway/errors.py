@@ -31,6 +31,8 @@ def to_s3_error(exc: BaseException) -> s3.S3Error:
         return s3.BucketNotEmpty()
     if isinstance(exc, storage.PreconditionFailed):
         return s3.PreconditionFailed()
+    if isinstance(exc, storage.Busy):
+        return s3.SlowDown()
     if isinstance(exc, storage.Unavailable):
         return s3.ServiceUnavailable()
     if isinstance(exc, falcon.HTTPError):

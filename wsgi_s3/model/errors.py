@@ -31,6 +31,10 @@ class PreconditionFailed(StorageError):
     """A conditional write (If-None-Match: * or If-Match) did not hold at commit time."""
 
 
+class Busy(StorageError):
+    """The store stayed locked by another writer for longer than its lock timeout."""
+
+
 class Unavailable(StorageError):
     """Not enough healthy storage answered (a node is down, a quorum was missed)."""
 

@@ -5,16 +5,19 @@ Layout under the data directory:
     blobs/<aa>/<bb>/<blob_id>  finished blobs, fanned out by the first bytes of the id
 
 A finished blob is not visible to S3 until metadata references it (see Store); a blob that is
-never referenced is an orphan that the sweeper removes after a grace period.
+never referenced is an orphan that the sweeper removes after a grace period. A writer holds an
+exclusive flock on its temp file, so the sweeper can tell a slow upload from a dead one.
+
+Everything is private to the service: directories 0700, files 0600.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 import uuid
 import zlib
-from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
 from wsgi_s3.model.types import Segment, StagedBlob
@@ -32,11 +35,14 @@ class BlobFiles:
     def __init__(self, data_dir: str) -> None:
         self.blob_root = os.path.join(data_dir, "blobs")
         self.tmp_dir = os.path.join(data_dir, "tmp")
-        os.makedirs(self.blob_root, exist_ok=True)
-        os.makedirs(self.tmp_dir, exist_ok=True)
+        make_private_dirs(self.blob_root)
+        make_private_dirs(self.tmp_dir)
 
     def path(self, blob_id: str) -> str:
         return os.path.join(self.blob_root, blob_id[:2], blob_id[2:4], blob_id)
+
+    def exists(self, blob_id: str) -> bool:
+        return os.path.exists(self.path(blob_id))
 
     def write(self, source: Readable) -> StagedBlob:
         """Stream `source` to a new blob until it returns b''. Errors raised by `source` (a bad
@@ -46,7 +52,8 @@ class BlobFiles:
         size = 0
         crc = 0
         try:
-            with open(tmp_path, "wb") as out:
+            with open(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+                fcntl.flock(out.fileno(), fcntl.LOCK_EX)  # held until closed: "being written" (see sweeper)
                 while True:
                     data = source.read(CHUNK)
                     if not data:
@@ -56,10 +63,10 @@ class BlobFiles:
                     crc = zlib.crc32(data, crc)
                 out.flush()
                 _fsync(out.fileno())
-            final = self.path(blob_id)
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.rename(tmp_path, final)
-            _fsync_dir(os.path.dirname(final))
+                final = self.path(blob_id)
+                make_private_dirs(os.path.dirname(final))
+                os.rename(tmp_path, final)
+                _fsync_dir(os.path.dirname(final))
         except BaseException:
             _unlink_quietly(tmp_path)
             raise
@@ -69,11 +76,13 @@ class BlobFiles:
         for blob_id in blob_ids:
             _unlink_quietly(self.path(blob_id))
 
-    def open_range(self, segments: tuple[Segment, ...], start: int, length: int) -> BlobRange | Iterator[bytes]:
-        """Bytes [start, start+length) of the concatenated segments.
+    def open_range(self, segments: tuple[Segment, ...], start: int, length: int) -> BlobRange | SegmentsRange:
+        """Bytes [start, start+length) of the concatenated segments, every file they need opened
+        now: a commit that frees them later cannot cut the read short (an open file stays readable
+        after unlink). FileNotFoundError if one is gone already.
 
         A range within one blob comes back as a BlobRange (a file with a fileno, so that gunicorn
-        can send it with sendfile); a range across blobs comes back as a generator of chunks."""
+        can send it with sendfile); a range across blobs as a SegmentsRange."""
         pieces: list[tuple[str, int, int]] = []
         offset = 0
         for segment in segments:
@@ -82,12 +91,17 @@ class BlobFiles:
             if lo < hi:
                 pieces.append((self.path(segment.blob_id), lo - seg_start, hi - lo))
             offset = seg_end
-        if len(pieces) == 1:
-            path, skip, count = pieces[0]
-            handle = open(path, "rb")
-            handle.seek(skip)
-            return BlobRange(handle, count)
-        return _read_pieces(pieces)
+        ranges: list[BlobRange] = []
+        try:
+            for path, skip, count in pieces:
+                handle = open(path, "rb")
+                handle.seek(skip)
+                ranges.append(BlobRange(handle, count))
+        except BaseException:
+            for opened in ranges:
+                opened.close()
+            raise
+        return ranges[0] if len(ranges) == 1 else SegmentsRange(ranges)
 
 
 class BlobRange:
@@ -120,16 +134,44 @@ class BlobRange:
         self.handle.close()
 
 
-def _read_pieces(pieces: list[tuple[str, int, int]]) -> Iterator[bytes]:
-    for path, skip, count in pieces:
-        with open(path, "rb") as handle:
-            handle.seek(skip)
-            while count > 0:
-                data = handle.read(min(CHUNK, count))
-                if not data:
-                    raise OSError(f"blob {path} is shorter than its metadata says")
-                count -= len(data)
-                yield data
+class SegmentsRange:
+    """A range across several open blobs, read one after the other."""
+
+    def __init__(self, ranges: list[BlobRange]) -> None:
+        self.ranges = ranges
+        self.index = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            return b"".join(iter(lambda: self.read(CHUNK), b""))
+        while self.index < len(self.ranges):
+            current = self.ranges[self.index]
+            expected = current.remaining
+            data = current.read(size)
+            if data:
+                return data
+            if expected:
+                raise OSError(f"blob {current.handle.name} is shorter than its metadata says")
+            self.index += 1
+        return b""
+
+    def close(self) -> None:
+        for current in self.ranges:
+            current.close()
+
+
+def make_private_dirs(path: str) -> None:
+    """Create `path` and its missing parents (mode 0700), each new one fsynced into its parent so
+    that a crash cannot lose a directory that holds committed blobs."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    make_private_dirs(parent)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        return
+    _fsync_dir(parent)
 
 
 def _fsync(fd: int) -> None:

@@ -1,8 +1,13 @@
-"""SQLite (WAL) metadata of one store: buckets, versions, multipart uploads and parts.
+"""SQLite (WAL) metadata of one store: buckets, versions, multipart uploads, parts and blobs.
 
 One connection per process (opened lazily, so a gunicorn worker opens its own after fork). Every
-write is one short BEGIN IMMEDIATE transaction with no I/O in between, so under gevent no other
-greenlet can interleave with it.
+write is one short BEGIN IMMEDIATE transaction with no network I/O in between, so under gevent no
+other greenlet can interleave with it; waiting for the lock is cooperative (see busy.py).
+
+A blob enters the `blobs` table when a commit makes it part of a version or a part, inside that
+commit's transaction, after checking that its file still exists (a commit that arrives after the
+sweeper took its staged file as an orphan fails instead of referencing a missing file). A commit
+that drops a blob marks it freed; the sweeper reclaims it after a grace period.
 """
 
 from __future__ import annotations
@@ -10,19 +15,26 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, ObjectMeta, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.store.busy import when_unlocked
 
 _VERSION_COLUMNS = "bucket, key, version_id, timestamp_ns, is_latest, delete_marker, size, meta, segments"
+_UPLOAD_COLUMNS = "upload_id, bucket, key, initiated_ns, meta, checksum_algorithm"
+_PART_COLUMNS = "part_number, etag, size, timestamp_ns, blob_id, checksums"
+_MAX_PARTS = 10000
 
 
 class Metadata:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, blob_exists: Callable[[str], bool], lock_timeout: float = 10.0) -> None:
         self.path = path
+        self.blob_exists = blob_exists
+        self.lock_timeout = lock_timeout
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
 
@@ -31,25 +43,36 @@ class Metadata:
         if self._conn is None or self._pid != os.getpid():
             from wsgi_s3.store.schema import migrate
 
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
+            # Created private to the service before SQLite opens it (its -wal and -shm files copy the mode).
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            # timeout=0: SQLite must not wait for locks in C (see busy.py).
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
+            when_unlocked(lambda: conn.execute("PRAGMA journal_mode=WAL"), self.lock_timeout)
             # FULL: a commit acknowledged to a client survives power loss, not only a process crash.
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
-            migrate(conn)
+            migrate(conn, lambda: self._begin(conn))
             self._conn, self._pid = conn, os.getpid()
         return self._conn
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        when_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), self.lock_timeout)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(conn)
         try:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """All rows of a read, waiting cooperatively if the database is locked."""
+        conn = self.conn
+        return when_unlocked(lambda: conn.execute(sql, params).fetchall(), self.lock_timeout)
 
     def close(self) -> None:
         if self._conn is not None and self._pid == os.getpid():
@@ -68,77 +91,84 @@ class Metadata:
         return BucketInfo(name, created_ns, region, owner)
 
     def get_bucket(self, name: str) -> BucketInfo:
-        row = self.conn.execute("SELECT name, created_ns, region, owner, versioning FROM buckets WHERE name = ?", (name,)).fetchone()
-        if row is None:
+        rows = self.query("SELECT name, created_ns, region, owner, versioning FROM buckets WHERE name = ?", (name,))
+        if not rows:
             raise errors.NotFound("bucket", name)
-        return BucketInfo(*row)
+        return BucketInfo(*rows[0])
 
     def list_buckets(self) -> list[BucketInfo]:
-        rows = self.conn.execute("SELECT name, created_ns, region, owner, versioning FROM buckets ORDER BY name")
-        return [BucketInfo(*row) for row in rows]
+        return [BucketInfo(*row) for row in self.query("SELECT name, created_ns, region, owner, versioning FROM buckets ORDER BY name")]
 
-    def delete_bucket(self, name: str) -> list[str]:
-        """Delete an empty bucket and its unfinished uploads; returns the part blobs to remove."""
+    def delete_bucket(self, name: str) -> None:
+        """Delete an empty bucket and its unfinished uploads (their part blobs are freed)."""
         with self.write() as conn:
             _require_bucket(conn, name)
             if conn.execute("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                 raise errors.NotEmpty(name)
-            blobs = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT blob_id FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)", (name,)
-                )
-            ]
-            conn.execute("DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)", (name,))
-            conn.execute("DELETE FROM uploads WHERE bucket = ?", (name,))
+            for (upload_id,) in conn.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,)).fetchall():
+                _drop_upload(conn, upload_id, keep=())
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
-        return blobs
 
     # versions
 
     def insert_version(
         self, version: ObjectVersion, *, replace_null: bool, if_none_match: bool = False, if_match: str | None = None
-    ) -> tuple[ObjectVersion, list[str]]:
-        """Insert a version (see `_insert_version`); returns it and the blob ids no longer referenced."""
+    ) -> ObjectVersion:
+        """Make a version (and its staged blobs) visible; see `_insert_version`."""
         with self.write() as conn:
+            self._adopt(conn, [segment.blob_id for segment in version.segments])
             return _insert_version(conn, version, replace_null, if_none_match, if_match)
 
-    def complete_upload(self, upload_id: str, version: ObjectVersion, *, replace_null: bool) -> tuple[ObjectVersion, list[str]]:
-        """Make a multipart object visible and drop its upload in one transaction."""
+    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part], *, replace_null: bool) -> ObjectVersion:
+        """Make a multipart object visible and drop its upload in one transaction.
+
+        `parts` are what the caller validated; each is looked up again here, so that a part
+        uploaded again meanwhile (its old blob freed) is used only if it is the same part (number,
+        ETag, size). The version's segments are the blobs found here."""
         with self.write() as conn:
             if not conn.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone():
                 raise errors.NotFound("upload", upload_id)
-            stored, freed = _insert_version(conn, version, replace_null, False, None)
-            used = {s.blob_id for s in version.segments}
-            freed += [blob for blob in self.finish_upload(upload_id) if blob not in used]
-        return stored, freed
+            stored = {part.part_number: part for part in _parts(conn, upload_id, 0, _MAX_PARTS)}
+            segments = []
+            for wanted in parts:
+                found = stored.get(wanted.part_number)
+                if found is None or (found.etag, found.size) != (wanted.etag, wanted.size):
+                    raise errors.NotFound("part", str(wanted.part_number))
+                if found.size:
+                    segments.append(Segment(found.blob_id, found.size))
+            version = replace(version, segments=tuple(segments))
+            result = _insert_version(conn, version, replace_null, False, None)
+            _drop_upload(conn, upload_id, keep={segment.blob_id for segment in segments})
+        return result
 
     def get_version(self, bucket: str, key: str, version_id: str | None) -> ObjectVersion:
-        conn = self.conn
         if version_id is None:
-            found = _latest_row(conn, bucket, key)
+            rows = self.query(f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND is_latest = 1", (bucket, key))
         else:
-            found = _version_row(conn, bucket, key, version_id)
-        if found is None:
-            _require_bucket(conn, bucket)
+            rows = self.query(
+                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (bucket, key, version_id)
+            )
+        if not rows:
+            self.get_bucket(bucket)
             raise errors.NotFound("version" if version_id else "key", key)
-        return found
+        return _from_row(rows[0])
 
-    def delete_version(self, bucket: str, key: str, version_id: str) -> tuple[ObjectVersion | None, list[str]]:
-        """Remove one version row; the next newest becomes latest. Returns it and its blobs."""
+    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+        """Remove one version row (its blobs are freed); the next newest becomes latest."""
         with self.write() as conn:
             _require_bucket(conn, bucket)
             old = _version_row(conn, bucket, key, version_id)
             if old is None:
-                return None, []
+                return None
             conn.execute("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (bucket, key, version_id))
+            _free(conn, [s.blob_id for s in old.segments])
             _relink_latest(conn, bucket, key)
-        return old, [s.blob_id for s in old.segments]
+        return old
 
     def latest_after(self, bucket: str, after: str, inclusive: bool, limit: int) -> list[ObjectVersion]:
         """Current, non-deleted versions with key > after (or >=), in key order."""
         op = ">=" if inclusive else ">"
-        rows = self.conn.execute(
+        rows = self.query(
             f"""SELECT {_VERSION_COLUMNS} FROM versions INDEXED BY versions_latest
                 WHERE bucket = ? AND key {op} ? AND is_latest = 1 AND delete_marker = 0
                 ORDER BY key LIMIT ?""",
@@ -146,12 +176,36 @@ class Metadata:
         )
         return [_from_row(row) for row in rows]
 
-    def referenced_blobs(self) -> set[str]:
-        referenced: set[str] = set()
-        for (segments,) in self.conn.execute("SELECT segments FROM versions"):
-            referenced.update(blob for blob, _ in json.loads(segments))
-        referenced.update(row[0] for row in self.conn.execute("SELECT blob_id FROM parts"))
-        return referenced
+    # blobs
+
+    def _adopt(self, conn: sqlite3.Connection, blob_ids: list[str]) -> None:
+        """Record staged blobs as live, inside the commit that makes them visible."""
+        for blob_id in blob_ids:
+            if not self.blob_exists(blob_id):
+                raise errors.Unavailable(f"staged blob {blob_id} was removed before its commit")
+        conn.executemany("INSERT INTO blobs (blob_id) VALUES (?)", [(blob_id,) for blob_id in blob_ids])
+
+    def freed_blobs(self, freed_before_ns: int, limit: int) -> list[str]:
+        rows = self.query("SELECT blob_id FROM blobs WHERE freed_ns IS NOT NULL AND freed_ns <= ? LIMIT ?", (freed_before_ns, limit))
+        return [row[0] for row in rows]
+
+    def forget_blobs(self, blob_ids: list[str]) -> None:
+        """Drop the rows of freed blobs whose files are gone."""
+        with self.write() as conn:
+            conn.executemany("DELETE FROM blobs WHERE blob_id = ? AND freed_ns IS NOT NULL", [(b,) for b in blob_ids])
+
+    @contextmanager
+    def unknown_blobs(self, blob_ids: list[str]) -> Iterator[list[str]]:
+        """Those of `blob_ids` that no commit recorded, with the write lock held meanwhile: a commit
+        of one of them can only come after the caller has removed its file, and then fails."""
+        with self.write() as conn:
+            known = {
+                row[0]
+                for row in conn.execute(
+                    f"SELECT blob_id FROM blobs WHERE blob_id IN ({','.join('?' * len(blob_ids))})", blob_ids
+                )
+            } if blob_ids else set()
+            yield [blob_id for blob_id in blob_ids if blob_id not in known]
 
     # multipart uploads
 
@@ -159,71 +213,83 @@ class Metadata:
         with self.write() as conn:
             _require_bucket(conn, upload.bucket)
             conn.execute(
-                "INSERT INTO uploads (upload_id, bucket, key, initiated_ns, meta, checksum_algorithm) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO uploads ({_UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (upload.upload_id, upload.bucket, upload.key, upload.initiated_ns, _meta_json(upload.meta), upload.checksum_algorithm),
             )
 
     def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
-        row = self.conn.execute(
-            "SELECT upload_id, bucket, key, initiated_ns, meta, checksum_algorithm FROM uploads WHERE upload_id = ?", (upload_id,)
-        ).fetchone()
-        if row is None or row[1] != bucket or row[2] != key:
+        rows = self.query(f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?", (upload_id,))
+        if not rows or rows[0][1] != bucket or rows[0][2] != key:
             raise errors.NotFound("upload", upload_id)
-        return _upload(row)
+        return _upload(rows[0])
 
     def list_uploads(self, bucket: str, after_key: str, after_upload_id: str, limit: int) -> list[Upload]:
-        rows = self.conn.execute(
-            """SELECT upload_id, bucket, key, initiated_ns, meta, checksum_algorithm FROM uploads
+        rows = self.query(
+            f"""SELECT {_UPLOAD_COLUMNS} FROM uploads
                WHERE bucket = ? AND (key > ? OR (key = ? AND upload_id > ?))
                ORDER BY key, upload_id LIMIT ?""",
             (bucket, after_key, after_key, after_upload_id, limit),
         )
         return [_upload(row) for row in rows]
 
-    def put_part(self, upload_id: str, part: Part) -> list[str]:
-        """Record a part, replacing an earlier upload of the same number; returns freed blobs."""
+    def put_part(self, upload_id: str, part: Part) -> None:
+        """Record a part, replacing (and freeing) an earlier upload of the same number."""
         with self.write() as conn:
             if not conn.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone():
                 raise errors.NotFound("upload", upload_id)
+            self._adopt(conn, [part.blob_id])
             old = conn.execute(
                 "SELECT blob_id FROM parts WHERE upload_id = ? AND part_number = ?", (upload_id, part.part_number)
             ).fetchone()
+            if old:
+                _free(conn, [old[0]])
             conn.execute(
-                """INSERT OR REPLACE INTO parts (upload_id, part_number, etag, size, timestamp_ns, blob_id, checksums)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                f"INSERT OR REPLACE INTO parts (upload_id, {_PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (upload_id, part.part_number, part.etag, part.size, part.timestamp_ns, part.blob_id, json.dumps(part.checksums)),
             )
-        return [old[0]] if old else []
 
     def list_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[Part]:
-        rows = self.conn.execute(
-            """SELECT part_number, etag, size, timestamp_ns, blob_id, checksums FROM parts
-               WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?""",
-            (upload_id, after_part, limit),
-        )
-        return [Part(*row[:5], checksums=json.loads(row[5])) for row in rows]
-
-    def finish_upload(self, upload_id: str) -> list[str]:
-        """Drop an upload and its part rows inside the caller's transaction; returns part blobs."""
         conn = self.conn
-        blobs = [row[0] for row in conn.execute("SELECT blob_id FROM parts WHERE upload_id = ?", (upload_id,))]
-        conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
-        conn.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
-        return blobs
+        return when_unlocked(lambda: _parts(conn, upload_id, after_part, limit), self.lock_timeout)
 
-    def abort_upload(self, bucket: str, key: str, upload_id: str) -> list[str]:
-        with self.write():
-            self.get_upload(bucket, key, upload_id)
-            return self.finish_upload(upload_id)
+    def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        with self.write() as conn:
+            row = conn.execute("SELECT bucket, key FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone()
+            if row is None or tuple(row) != (bucket, key):
+                raise errors.NotFound("upload", upload_id)
+            _drop_upload(conn, upload_id, keep=())
+
+
+def _parts(conn: sqlite3.Connection, upload_id: str, after_part: int, limit: int) -> list[Part]:
+    rows = conn.execute(
+        f"SELECT {_PART_COLUMNS} FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
+        (upload_id, after_part, limit),
+    )
+    return [Part(*row[:5], checksums=json.loads(row[5])) for row in rows]
+
+
+def _drop_upload(conn: sqlite3.Connection, upload_id: str, keep: Iterable[str]) -> None:
+    """Delete an upload and its part rows; part blobs not in `keep` (now an object's) are freed."""
+    kept = set(keep)
+    blobs = [row[0] for row in conn.execute("SELECT blob_id FROM parts WHERE upload_id = ?", (upload_id,))]
+    _free(conn, [blob for blob in blobs if blob not in kept])
+    conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+    conn.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
+
+
+def _free(conn: sqlite3.Connection, blob_ids: list[str]) -> None:
+    """Mark blobs freed by this commit; the sweeper removes their files after the reclaim grace."""
+    now = time.time_ns()
+    conn.executemany("UPDATE blobs SET freed_ns = ? WHERE blob_id = ?", [(now, blob_id) for blob_id in blob_ids])
 
 
 def _insert_version(
     conn: sqlite3.Connection, version: ObjectVersion, replace_null: bool, if_none_match: bool, if_match: str | None
-) -> tuple[ObjectVersion, list[str]]:
+) -> ObjectVersion:
     """The new version becomes the latest unless a newer one is already there (replicas may see
     writes out of order). With `replace_null`, an existing version of the same id is replaced (an
-    unversioned bucket keeps one "null" version per key). Conditions are checked here, inside the
-    transaction, so two racing conditional writes cannot both win."""
+    unversioned bucket keeps one "null" version per key) and its blobs freed. Conditions are
+    checked here, inside the transaction, so two racing conditional writes cannot both win."""
     _require_bucket(conn, version.bucket)
     latest = _latest_row(conn, version.bucket, version.key)
     live = latest is not None and not latest.delete_marker
@@ -231,18 +297,16 @@ def _insert_version(
         raise errors.PreconditionFailed(version.key)
     if if_match is not None and (not live or latest.etag != if_match):
         raise errors.PreconditionFailed(version.key)
-    freed: list[str] = []
     if replace_null:
         old = _version_row(conn, version.bucket, version.key, version.version_id)
         if old is not None:
-            freed = [s.blob_id for s in old.segments]
+            _free(conn, [s.blob_id for s in old.segments])
             conn.execute(
                 "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
                 (version.bucket, version.key, version.version_id),
             )
     conn.execute(f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _to_row(version))
-    stored = replace(version, is_latest=_relink_latest(conn, version.bucket, version.key) == version.version_id)
-    return stored, freed
+    return replace(version, is_latest=_relink_latest(conn, version.bucket, version.key) == version.version_id)
 
 
 def _require_bucket(conn: sqlite3.Connection, bucket: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 # Each entry moves the schema from version i to i+1; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
@@ -50,14 +51,29 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (upload_id, part_number)
     ) WITHOUT ROWID;
     """,
+    """
+    -- Every blob metadata knows of: live while a version or part holds it (freed_ns NULL), then
+    -- freed by the commit that dropped it and reclaimed by the sweeper after a grace period, so
+    -- that a reader who found it just before that commit can still open it. A blob file with no
+    -- row is staged (not committed yet) or an orphan of a crash.
+    CREATE TABLE blobs (
+        blob_id   TEXT PRIMARY KEY,
+        freed_ns  INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX blobs_freed ON blobs (freed_ns) WHERE freed_ns IS NOT NULL;
+    INSERT OR IGNORE INTO blobs (blob_id)
+        SELECT json_extract(segment.value, '$[0]') FROM versions, json_each(versions.segments) AS segment;
+    INSERT OR IGNORE INTO blobs (blob_id) SELECT blob_id FROM parts
+    """,
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the database up to the newest schema, one migration per transaction."""
+def migrate(conn: sqlite3.Connection, begin: Callable[[], None]) -> None:
+    """Bring the database up to the newest schema, one migration per transaction (`begin` starts
+    one, waiting for the write lock)."""
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     for number in range(version, len(MIGRATIONS)):
-        conn.execute("BEGIN IMMEDIATE")
+        begin()
         try:
             # Another process may have migrated while we waited for the lock.
             (current,) = conn.execute("PRAGMA user_version").fetchone()

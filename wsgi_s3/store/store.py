@@ -2,32 +2,34 @@
 
 Writes follow one sequence (see DESIGN.md, "stage, then commit"):
   1. stage: the body streams into a temp file, is fsynced and renamed into the blob tree (invisible);
-  2. commit: one SQLite transaction makes the blob part of a version (visible);
-  3. blobs that the commit made unreachable are unlinked afterwards.
+  2. commit: one SQLite transaction makes the blob part of a version (visible) and marks the blobs
+     it made unreachable as freed;
+  3. the sweeper reclaims freed blobs after `reclaim_grace` seconds, never at once: a reader that
+     found the old version just before the commit still opens its files.
 A crash between any two steps leaves either the old version or the new one visible; the files it
-strands are orphans that the sweeper removes.
+strands are orphans that the sweeper removes. A reader opens every file of the range it serves
+before the response starts, so a GET is never cut short by a later delete or overwrite.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, ListPage, ObjectVersion, Part, StagedBlob, Upload
 from wsgi_s3.model.versions import now_ns
-from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable
+from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
 
 _LIST_BATCH = 1000
 
 
 class Store:
-    def __init__(self, data_dir: str) -> None:
-        os.makedirs(data_dir, exist_ok=True)
+    def __init__(self, data_dir: str, *, lock_timeout: float = 10.0) -> None:
+        make_private_dirs(data_dir)
         self.data_dir = data_dir
         self.blobs = BlobFiles(data_dir)
-        self.meta = Metadata(os.path.join(data_dir, "meta.db"))
+        self.meta = Metadata(os.path.join(data_dir, "meta.db"), self.blobs.exists, lock_timeout)
 
     # buckets
 
@@ -41,7 +43,7 @@ class Store:
         return self.meta.list_buckets()
 
     def delete_bucket(self, name: str) -> None:
-        self.blobs.remove(self.meta.delete_bucket(name))
+        self.meta.delete_bucket(name)
 
     # objects
 
@@ -49,32 +51,33 @@ class Store:
         return self.blobs.write(source)
 
     def discard(self, staged: list[StagedBlob]) -> None:
+        """Remove staged blobs that will never be committed (nothing references them)."""
         self.blobs.remove([blob.blob_id for blob in staged])
 
     def commit_version(
         self, version: ObjectVersion, *, replace_null: bool, if_none_match: bool = False, if_match: str | None = None
     ) -> ObjectVersion:
-        """Make a version visible. On a failed condition its staged blobs are removed."""
+        """Make a version visible. If the commit fails for any reason its staged blobs are removed."""
         try:
-            stored, freed = self.meta.insert_version(
-                version, replace_null=replace_null, if_none_match=if_none_match, if_match=if_match
-            )
-        except errors.StorageError:
+            return self.meta.insert_version(version, replace_null=replace_null, if_none_match=if_none_match, if_match=if_match)
+        except BaseException:
+            # The transaction rolled back: nothing references these blobs.
             self.blobs.remove([s.blob_id for s in version.segments])
             raise
-        self.blobs.remove(freed)
-        return stored
 
     def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         return self.meta.get_version(bucket, key, version_id)
 
-    def read(self, version: ObjectVersion, start: int, length: int) -> BlobRange | Iterator[bytes]:
-        return self.blobs.open_range(version.segments, start, length)
+    def read(self, version: ObjectVersion, start: int, length: int) -> BlobRange | SegmentsRange:
+        """The range's files, all opened now; NotFound if the version's blobs were reclaimed already
+        (it was deleted or overwritten longer than the reclaim grace ago)."""
+        try:
+            return self.blobs.open_range(version.segments, start, length)
+        except FileNotFoundError:
+            raise errors.NotFound("key", version.key) from None
 
     def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
-        old, freed = self.meta.delete_version(bucket, key, version_id)
-        self.blobs.remove(freed)
-        return old
+        return self.meta.delete_version(bucket, key, version_id)
 
     def list_latest(self, bucket: str, prefix: str = "", delimiter: str = "", marker: str = "", max_keys: int = 1000) -> ListPage:
         """Current versions in key order after `marker`, with keys under a delimiter rolled up.
@@ -124,22 +127,21 @@ class Store:
 
     def put_part(self, upload_id: str, part: Part) -> None:
         try:
-            freed = self.meta.put_part(upload_id, part)
-        except errors.StorageError:
+            self.meta.put_part(upload_id, part)
+        except BaseException:
             self.blobs.remove([part.blob_id])
             raise
-        self.blobs.remove(freed)
 
     def list_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[Part]:
         return self.meta.list_parts(upload_id, after_part, limit)
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        self.blobs.remove(self.meta.abort_upload(bucket, key, upload_id))
+        self.meta.abort_upload(bucket, key, upload_id)
 
-    def complete_upload(self, upload_id: str, version: ObjectVersion, *, replace_null: bool) -> ObjectVersion:
-        stored, freed = self.meta.complete_upload(upload_id, version, replace_null=replace_null)
-        self.blobs.remove(freed)
-        return stored
+    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part], *, replace_null: bool) -> ObjectVersion:
+        """Commit `version` made of `parts` (validated by the caller, resolved to blobs again inside
+        the commit: see Metadata.complete_upload)."""
+        return self.meta.complete_upload(upload_id, version, parts, replace_null=replace_null)
 
 
 def _after_prefix(common_prefix: str) -> str:

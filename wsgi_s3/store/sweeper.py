@@ -1,50 +1,131 @@
-"""Removes what interrupted writes left behind: temp files and blobs that no metadata references.
+"""The store's janitor: reclaims freed blobs after their grace period and removes what crashes left.
 
-Only files older than the grace period go, so a write in progress (staged, not yet committed) is
-never touched; at start-up, before any worker runs, the grace period can be zero.
+It runs in one place per data directory (a thread of the gunicorn master, which holds the
+directory's lock; never in request workers, never on a gevent hub), and at start-up, before any
+worker exists, with no grace at all. What it removes:
+  - temp files of writes that died: older than `orphan_grace` and not flock-ed by a live writer;
+  - freed blobs (see Metadata) once `reclaim_grace` has passed since the commit that freed them;
+  - orphan blobs: files older than `orphan_grace` that no commit recorded, checked and removed
+    while holding the store's write lock, so that a late commit of one fails instead of
+    referencing a missing file.
+A file that vanishes while it works (another sweep, a discarded upload) is skipped, never fatal.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from wsgi_s3.store.store import Store
 
 log = logging.getLogger(__name__)
 
-
-def sweep(store: Store, grace_seconds: float) -> int:
-    """Delete stale temp files and orphaned blobs; returns how many files were removed."""
-    cutoff = time.time() - grace_seconds
-    removed = 0
-    for entry in os.scandir(store.blobs.tmp_dir):
-        if entry.is_file() and entry.stat().st_mtime <= cutoff:
-            os.unlink(entry.path)
-            removed += 1
-    # Collect candidates before reading references: a blob committed in between is then protected
-    # by the reference list, and one staged in between is younger than the cutoff.
-    candidates = [
-        (blob.name, blob.path)
-        for fan1 in _dirs(store.blobs.blob_root)
-        for fan2 in _dirs(fan1)
-        for blob in os.scandir(fan2)
-        if blob.is_file() and blob.stat().st_mtime <= cutoff
-    ]
-    if candidates:
-        referenced = store.meta.referenced_blobs()
-        for blob_id, path in candidates:
-            if blob_id not in referenced:
-                try:
-                    os.unlink(path)
-                    removed += 1
-                except FileNotFoundError:
-                    pass
-    if removed:
-        log.info("sweeper removed %d stale files from %s", removed, store.data_dir)
-    return removed
+_BATCH = 500
 
 
-def _dirs(path: str) -> list[str]:
-    return [entry.path for entry in os.scandir(path) if entry.is_dir()]
+@dataclass
+class SweepReport:
+    temp_files: int = 0
+    reclaimed: int = 0
+    orphans: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.temp_files + self.reclaimed + self.orphans
+
+
+class Sweeper:
+    def __init__(self, store: Store, *, orphan_grace: float, reclaim_grace: float) -> None:
+        self.store = store
+        self.orphan_grace = orphan_grace
+        self.reclaim_grace = reclaim_grace
+
+    def run_once(self) -> SweepReport:
+        report = SweepReport()
+        now = time.time()
+        report.temp_files = self._temp_files(now - self.orphan_grace)
+        report.reclaimed = self._freed_blobs(time.time_ns() - int(self.reclaim_grace * 1e9))
+        report.orphans = self._orphans(now - self.orphan_grace)
+        if report.total:
+            log.info(
+                "sweeper: %d temp files, %d freed blobs, %d orphan blobs removed from %s",
+                report.temp_files, report.reclaimed, report.orphans, self.store.data_dir,
+            )
+        return report
+
+    def run_forever(self, interval: float, stop: threading.Event) -> None:
+        while not stop.wait(interval):
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval
+                log.exception("sweep of %s failed", self.store.data_dir)
+
+    def _temp_files(self, cutoff: float) -> int:
+        removed = 0
+        for entry in _files(self.store.blobs.tmp_dir, cutoff):
+            try:
+                fd = os.open(entry, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                removed += _unlink(entry)
+            except BlockingIOError:
+                pass  # a live writer holds it: a slow upload, not a dead one
+            finally:
+                os.close(fd)
+        return removed
+
+    def _freed_blobs(self, freed_before_ns: int) -> int:
+        removed = 0
+        while blob_ids := self.store.meta.freed_blobs(freed_before_ns, _BATCH):
+            for blob_id in blob_ids:
+                removed += _unlink(self.store.blobs.path(blob_id))
+            self.store.meta.forget_blobs(blob_ids)
+            if len(blob_ids) < _BATCH:
+                break
+        return removed
+
+    def _orphans(self, cutoff: float) -> int:
+        removed = 0
+        batch: list[str] = []
+        for path in _files(self.store.blobs.blob_root, cutoff, depth=2):
+            batch.append(os.path.basename(path))
+            if len(batch) == _BATCH:
+                removed += self._remove_unknown(batch)
+                batch = []
+        return removed + (self._remove_unknown(batch) if batch else 0)
+
+    def _remove_unknown(self, blob_ids: list[str]) -> int:
+        with self.store.meta.unknown_blobs(blob_ids) as unknown:
+            return sum(_unlink(self.store.blobs.path(blob_id)) for blob_id in unknown)
+
+
+def _files(root: str, cutoff: float, depth: int = 0) -> Iterator[str]:
+    """Paths of regular files under `root` (`depth` levels of fan-out directories) last modified
+    before `cutoff`."""
+    try:
+        entries = list(os.scandir(root))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        try:
+            if depth and entry.is_dir(follow_symlinks=False):
+                yield from _files(entry.path, cutoff, depth - 1)
+            elif not depth and entry.is_file(follow_symlinks=False) and entry.stat().st_mtime <= cutoff:
+                yield entry.path
+        except FileNotFoundError:
+            continue
+
+
+def _unlink(path: str) -> int:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return 0
+    return 1
