@@ -61,9 +61,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 def serve(args: argparse.Namespace) -> int:
     from wsgi_s3.gateway.auth import credential_store, generate_credential
     from wsgi_s3.server import run_gunicorn
+    from wsgi_s3.store.blobs import make_private_dirs
 
     settings = _settings(args)
-    os.makedirs(settings.data_dir, exist_ok=True)
+    make_private_dirs(settings.data_dir)  # the service's own: mode 0700
     if bool(settings.access_key) != bool(settings.secret_key):
         print("wsgi-s3: set both the access key and the secret key, or neither", file=sys.stderr)
         return 2

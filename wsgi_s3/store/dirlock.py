@@ -8,6 +8,8 @@ from __future__ import annotations
 import fcntl
 import os
 
+from wsgi_s3.store.blobs import make_private_dirs
+
 
 class DataDirInUse(RuntimeError):
     pass
@@ -15,7 +17,7 @@ class DataDirInUse(RuntimeError):
 
 def lock_data_dir(data_dir: str) -> int:
     """Take the directory's lock or raise DataDirInUse; returns the descriptor, to keep open."""
-    os.makedirs(data_dir, exist_ok=True)
+    make_private_dirs(data_dir)
     fd = os.open(os.path.join(data_dir, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
