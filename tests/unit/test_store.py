@@ -152,6 +152,19 @@ def test_listing_rolls_up_prefixes_and_pages(store):
     assert [v.key for v in store.list_latest("bucket", prefix="dir/").objects] == ["dir/1", "dir/2", "dir/sub/3"]
 
 
+@pytest.mark.parametrize("delimiter", ["\U0010ffff", "\ud7ff", "a\U0010ffff"])
+def test_listing_rolls_up_under_the_highest_characters(store, delimiter):
+    keys = [f"x{delimiter}1", f"x{delimiter}2", f"y{delimiter}", "\U0010ffff\U0010ffff", "\ue000"]
+    for key in keys:
+        put(store, key, b"")
+    page = store.list_latest("bucket", delimiter=delimiter)
+    listed = sorted([*(v.key for v in page.objects), *page.common_prefixes], key=lambda k: k.encode())
+    expected = {k[: k.find(delimiter) + len(delimiter)] if delimiter in k else k for k in keys}
+    assert listed == sorted(expected, key=lambda k: k.encode())
+    again = store.list_latest("bucket", delimiter=delimiter, marker=page.common_prefixes[-1])
+    assert page.common_prefixes[-1] not in again.common_prefixes
+
+
 def test_listing_skips_a_large_prefix_in_one_seek(store, monkeypatch):
     for index in range(3000):
         put(store, f"big/{index:05d}", b"")

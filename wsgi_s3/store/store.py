@@ -87,13 +87,16 @@ class Store:
         self.meta.get_bucket(bucket)
         objects: list[ObjectVersion] = []
         prefixes: list[str] = []
-        cursor, inclusive = marker, False
+        cursor: str | None = marker
+        inclusive = False
         if delimiter and marker.startswith(prefix) and marker.endswith(delimiter) and delimiter in marker[len(prefix):]:
             cursor, inclusive = _after_prefix(marker), True  # resume after a common prefix already returned
-        if prefix > cursor:
+        if cursor is not None and prefix > cursor:
             cursor, inclusive = prefix, True
         last: str | None = None
         while True:
+            if cursor is None:  # nothing sorts after the last prefix rolled up
+                return ListPage(objects, prefixes, False, last)
             batch = self.meta.latest_after(bucket, cursor, inclusive, _LIST_BATCH)
             if not batch:
                 return ListPage(objects, prefixes, False, last)
@@ -144,6 +147,13 @@ class Store:
         return self.meta.complete_upload(upload_id, version, parts, replace_null=replace_null)
 
 
-def _after_prefix(common_prefix: str) -> str:
-    """The smallest string greater than every key that starts with `common_prefix`."""
-    return common_prefix[:-1] + chr(ord(common_prefix[-1]) + 1)
+def _after_prefix(common_prefix: str) -> str | None:
+    """The smallest string greater than every key that starts with `common_prefix`, in code point
+    order (which is SQLite's UTF-8 byte order); None when there is none (all U+10FFFF)."""
+    stripped = common_prefix.rstrip("\U0010ffff")
+    if not stripped:
+        return None
+    following = ord(stripped[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are not characters: UTF-8 goes on at U+E000
+        following = 0xE000
+    return stripped[:-1] + chr(following)
