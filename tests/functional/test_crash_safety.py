@@ -172,6 +172,17 @@ def _multipart_upload(s3, seed: str) -> tuple[str, list[bytes], list[str]]:
     return upload_id, parts, etags
 
 
+def _complete_while_locked(server, raw_s3, upload_id: str, etags: list[str]) -> tuple[sqlite3.Connection, http.client.HTTPConnection]:
+    """Send CompleteMultipartUpload while this process holds the store's write lock; returns (the
+    lock's connection, the request's) once the server has checked the parts and waits to commit."""
+    holder = hold_store_lock(server.data_dir)
+    body = _complete_xml(etags)
+    conn = raw_s3(server).start("POST", f"/crash/obj?uploadId={upload_id}", len(body))
+    conn.send(body)
+    wait_for_log(server, "waiting for the lock")
+    return holder, conn
+
+
 def test_kill_during_complete_multipart_upload_is_all_or_nothing(crash_server, raw_s3):
     """The kill is made to land inside CompleteMultipartUpload's window deterministically: another
     process holds the store's write lock, so the request has read and checked the parts and waits
@@ -182,11 +193,7 @@ def test_kill_during_complete_multipart_upload_is_all_or_nothing(crash_server, r
     s3.put_object(Bucket="crash", Key="obj", Body=old)
     upload_id, parts, etags = _multipart_upload(s3, "killed")
 
-    holder = hold_store_lock(server.data_dir)
-    body = _complete_xml(etags)
-    conn = raw_s3(server).start("POST", f"/crash/obj?uploadId={upload_id}", len(body))
-    conn.send(body)
-    wait_for_log(server, "waiting for the lock")
+    holder, conn = _complete_while_locked(server, raw_s3, upload_id, etags)
     server.kill()
     holder.execute("ROLLBACK")
     holder.close()
@@ -223,11 +230,7 @@ def test_kill_right_after_complete_multipart_upload_answered_keeps_the_object(cr
     s3.put_object(Bucket="crash", Key="obj", Body=data(MIB, b"original"))
     upload_id, parts, etags = _multipart_upload(s3, "acknowledged")
 
-    holder = hold_store_lock(server.data_dir)
-    body = _complete_xml(etags)
-    conn = raw_s3(server).start("POST", f"/crash/obj?uploadId={upload_id}", len(body))
-    conn.send(body)
-    wait_for_log(server, "waiting for the lock")
+    holder, conn = _complete_while_locked(server, raw_s3, upload_id, etags)
     holder.execute("ROLLBACK")
     holder.close()
     response = conn.getresponse()
