@@ -22,10 +22,8 @@ control_socket_disable = True
 def on_starting(server) -> None:
     """Before any worker exists nothing can be mid-write or mid-read: sweep everything a crash left
     behind and every freed blob. The data directory's lock, held from here on, makes sure no other
-    service is writing there; the same process then sweeps periodically in a thread of its own
-    (off the workers and their gevent hubs), so there is one sweeper per data directory."""
-    import threading
-
+    service is writing there. Then one sweeper process per data directory is forked (off the
+    workers and their gevent hubs); it stops when this master does."""
     from wsgi_s3.config import Settings
     from wsgi_s3.store.dirlock import DataDirInUse, lock_data_dir
     from wsgi_s3.store.store import Store
@@ -39,14 +37,13 @@ def on_starting(server) -> None:
         raise SystemExit(1) from None
     store = Store(settings.data_dir, lock_timeout=settings.lock_timeout)
     Sweeper(store, orphan_grace=0, reclaim_grace=0).run_once()
+    store.meta.close()  # the master keeps no SQLite connection across the forks to come
     sweeper = Sweeper(store, orphan_grace=settings.sweep_grace, reclaim_grace=settings.reclaim_grace)
-    server.sweeper_stop = threading.Event()
-    threading.Thread(
-        target=sweeper.run_forever, args=(settings.sweep_interval, server.sweeper_stop), name="sweeper", daemon=True
-    ).start()
+    server.sweeper_pid, server.sweeper_stop = sweeper.fork(settings.sweep_interval)
 
 
 def on_exit(server) -> None:
-    stop = getattr(server, "sweeper_stop", None)
-    if stop is not None:
-        stop.set()
+    import os
+
+    if hasattr(server, "sweeper_stop"):
+        os.close(server.sweeper_stop)

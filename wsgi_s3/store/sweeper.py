@@ -1,8 +1,8 @@
 """The store's janitor: reclaims freed blobs after their grace period and removes what crashes left.
 
-It runs in one place per data directory (a thread of the gunicorn master, which holds the
-directory's lock; never in request workers, never on a gevent hub), and at start-up, before any
-worker exists, with no grace at all. What it removes:
+It runs in one place per data directory: a process of its own that the gunicorn master (which holds
+the directory's lock) forks before any worker, never in request workers or on a gevent hub; and at
+start-up, before that, with no grace at all. What it removes:
   - temp files of writes that died: older than `orphan_grace` and not flock-ed by a live writer;
   - freed blobs (see Metadata) once `reclaim_grace` has passed since the commit that freed them;
   - orphan blobs: files older than `orphan_grace` that no commit recorded, checked and removed
@@ -16,7 +16,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import threading
+import select
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,12 +58,30 @@ class Sweeper:
             )
         return report
 
-    def run_forever(self, interval: float, stop: threading.Event) -> None:
-        while not stop.wait(interval):
+    def run_forever(self, interval: float, stop_fd: int) -> None:
+        """Sweep every `interval` seconds until `stop_fd` becomes readable (data, or EOF when every
+        holder of the other end is gone)."""
+        while not select.select([stop_fd], [], [], interval)[0]:
             try:
                 self.run_once()
             except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval
                 log.exception("sweep of %s failed", self.store.data_dir)
+
+    def fork(self, interval: float) -> tuple[int, int]:
+        """Run `run_forever` in a child process; returns (its pid, the pipe end whose closing stops it).
+
+        Fork before the caller opens any SQLite connection of its own (SQLite's locks must not cross
+        a fork). The child also stops when the caller and every process it forked later are gone."""
+        stop_read, stop_write = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(stop_read)
+            return pid, stop_write
+        os.close(stop_write)
+        try:
+            self.run_forever(interval, stop_read)
+        finally:
+            os._exit(0)
 
     def _temp_files(self, cutoff: float) -> int:
         removed = 0
