@@ -142,7 +142,8 @@ def test_sigv2_non_ascii_signature(server, bucket, old):
 def test_sigv2_date_with_unknown_zone_is_gmt(server, bucket, old):
     # RFC 2822's "-0000" (zone unknown) made a naive datetime that could not be compared with the clock.
     date = formatdate(usegmt=True).replace("GMT", "-0000")
-    headers = {"Date": date, "Authorization": f"AWS {ACCESS_KEY}:{v2_signature(f'GET' + chr(10) * 3 + date + chr(10) + f'/{bucket}/{old}')}"}
+    string_to_sign = f"GET\n\n\n{date}\n/{bucket}/{old}"
+    headers = {"Date": date, "Authorization": f"AWS {ACCESS_KEY}:{v2_signature(string_to_sign)}"}
     resp = send("GET", object_url(server, bucket, old), b"", headers)
     assert resp.status == 200 and resp.data == OLD
     headers["Authorization"] = f"AWS {ACCESS_KEY}:{v2_signature('something else')}"
