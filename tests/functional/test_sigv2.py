@@ -14,7 +14,7 @@ from botocore.auth import HmacV1Auth, HmacV1QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.conftest import ACCESS_KEY, SECRET_KEY
+from tests.conftest import ACCESS_KEY, SECRET_KEY, make_client
 
 HTTP = urllib3.PoolManager(retries=False)
 
@@ -104,9 +104,17 @@ def test_v2_permissions_are_checked(start_server, permissions):
     from wsgi_s3.gateway.auth import Credential, CredentialStore, generate_credential
 
     server = start_server()
+    make_client(server.endpoint).create_bucket(Bucket="readable")
     limited = generate_credential()
     CredentialStore(str(server.data_dir / "credentials.json")).add(Credential(limited.access_key, limited.secret_key, frozenset({permissions})))
-    request = AWSRequest(method="PUT", url=f"{server.endpoint}/some-bucket")
-    HmacV1Auth(Credentials(limited.access_key, limited.secret_key)).add_auth(request)
-    response = send(request)
-    assert response.status == 403 and code(response) == "AccessDenied"
+
+    def v2(method: str, path: str) -> urllib3.BaseHTTPResponse:
+        request = AWSRequest(method=method, url=f"{server.endpoint}{path}")
+        HmacV1Auth(Credentials(limited.access_key, limited.secret_key)).add_auth(request)
+        return send(request)
+
+    # The same key is accepted for what it may do (so SigV2 really authenticated it) and refused the rest.
+    allowed = v2("GET", "/readable?list-type=2")
+    assert allowed.status == 200 and b"<Name>readable</Name>" in allowed.data
+    refused = v2("PUT", "/some-bucket")
+    assert refused.status == 403 and code(refused) == "AccessDenied"

@@ -454,6 +454,45 @@ def test_presigned_and_authorization_header_together() -> None:
         sigv4.verify(with_header(req, "authorization", "AWS4-HMAC-SHA256 x"), secret_for, WHEN)
 
 
+# --- every x-amz-* header must be signed ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("x-amz-copy-source", "/other/secret"), ("x-amz-meta-x", "1"), ("x-amz-decoded-content-length", "5")],
+)
+def test_unsigned_amz_header_added_to_a_signed_request(name: str, value: str) -> None:
+    req = sign_header("PUT", f"{ENDPOINT}/bucket/key", {"x-amz-meta-a": "b"}, b"hello")
+    sigv4.verify(req, secret_for, WHEN)
+    with pytest.raises(errors.AccessDenied, match="headers present in the request which were not signed") as raised:
+        sigv4.verify(with_header(req, name, value), secret_for, WHEN)
+    assert raised.value.extra == {"HeadersNotSigned": name}
+
+
+def test_unsigned_amz_headers_added_to_a_presigned_url() -> None:
+    req = presign("PUT", f"{ENDPOINT}/bucket/key")
+    added = with_header(with_header(req, "x-amz-copy-source", "/other/secret"), "x-amz-acl", "public-read")
+    with pytest.raises(errors.AccessDenied) as raised:
+        sigv4.verify(added, secret_for, WHEN)
+    assert raised.value.extra == {"HeadersNotSigned": "x-amz-acl, x-amz-copy-source"}
+    # x-amzn-trace-id (note the "n") is not an S3 header: SDKs leave it unsigned.
+    sigv4.verify(with_header(req, "x-amzn-trace-id", "Root=1-abc"), secret_for, WHEN)
+
+
+def test_signed_amz_headers_on_a_presigned_url() -> None:
+    req = presign("PUT", f"{ENDPOINT}/bucket/key", {"x-amz-meta-a": "b", "x-amz-acl": "private"})
+    sigv4.verify(req, secret_for, WHEN)
+
+
+def test_unsigned_content_sha256_only_when_it_is_the_signed_payload_hash() -> None:
+    req = presign("PUT", f"{ENDPOINT}/bucket/key")
+    sigv4.verify(with_header(req, "x-amz-content-sha256", "UNSIGNED-PAYLOAD"), secret_for, WHEN)
+    # A streaming mode would change how the body is read: that must be signed.
+    with pytest.raises(errors.AccessDenied) as raised:
+        sigv4.verify(with_header(req, "x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"), secret_for, WHEN)
+    assert raised.value.extra == {"HeadersNotSigned": "x-amz-content-sha256"}
+
+
 # --- helpers shared with chunked.py ---------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import os
 import secrets
 import string
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -90,7 +90,16 @@ class CredentialStore:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(entries, handle, indent=2)
+            # On disk before the rename, and the rename on disk before we return: a crash must leave
+            # the old file or the new one, never a torn one that locks every key out.
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, self.path)
+        directory = os.open(os.path.dirname(os.path.abspath(self.path)), os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
         self._mtime = os.stat(self.path).st_mtime
 
     def __len__(self) -> int:
@@ -137,11 +146,19 @@ class Authenticator:
             return Principal(None)
         raise errors.AccessDenied()
 
-    def authorize(self, principal: Principal, operation: Operation) -> None:
-        if principal.credential is None:
-            # Anonymous access (when allowed) reads objects and listings, never the list of buckets.
-            if operation.permission != "read" or operation.name == "ListBuckets":
+    def authorize(self, principal: Principal, operation: Operation, query: Mapping[str, str]) -> None:
+        """Refuse what the caller may not do; runs before the handler looks at any bucket or object,
+        so that a refusal tells nothing about them (a copy source's size, say)."""
+        credential = principal.credential
+        if credential is None:
+            # Anonymous access (when allowed) reads objects and listings, never the list of buckets
+            # nor the uploads in progress.
+            if operation.permission != "read" or operation.name in ("ListBuckets", "ListMultipartUploads"):
                 raise errors.AccessDenied()
+            # Overrides would let anyone serve a stored object as, say, text/html.
+            if any(name.startswith("response-") for name in query):
+                raise errors.InvalidRequest("Request specific response headers cannot be used for anonymous GET requests.")
             return
-        if not principal.credential.allows(operation.permission):
+        needed = [operation.permission, *([operation.source_permission] if operation.source_permission else [])]
+        if not all(credential.allows(permission) for permission in needed):
             raise errors.AccessDenied()

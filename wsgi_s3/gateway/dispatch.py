@@ -103,7 +103,7 @@ class S3Dispatcher:
             SignedRequest(req.method, raw_path, pairs, {name: _wire(value) for name, value in headers.items()}),
             bucket if virtual else None,
         )
-        self.authenticator.authorize(principal, operation)
+        self.authenticator.authorize(principal, operation, query)
         if bucket and operation.name != "CreateBucket":
             # An invalid name can name no existing bucket.
             try:

@@ -8,6 +8,7 @@ import falcon
 
 from wsgi_s3.model import errors as storage
 from wsgi_s3.s3 import errors as s3
+from wsgi_s3.s3.redact import redact_uri
 from wsgi_s3.s3.xml import render
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def handle(req: falcon.Request, resp: falcon.Response, exc: BaseException, param
     error = to_s3_error(exc)
     # NotImplemented is a deliberate answer (an unsupported sub-resource), not a server failure to look into.
     if error.status >= 500 and not isinstance(error, s3.NotImplemented_):
-        log.error("request failed: %s %s", req.method, req.relative_uri, exc_info=exc)
+        log.error("request failed: %s %s", req.method, redact_uri(req.relative_uri), exc_info=exc)
     request_id = req.context.get("request_id", "")
     fields: list[tuple[str, str]] = [("Code", error.code), ("Message", error.message)]
     fields += [(name, value) for name, value in error.extra.items()]

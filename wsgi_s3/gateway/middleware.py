@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import falcon
+
+log = logging.getLogger(__name__)
 
 
 class RequestId:
@@ -40,7 +43,9 @@ class Health:
             try:
                 self.ready_check()
                 resp.text = "READY"
-            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            except Exception:  # noqa: BLE001 - any failure means not ready
+                # The details are for the operator's log, not for whoever asks (paths, SQL, errno).
+                log.warning("/ready: the storage check failed", exc_info=True)
                 resp.status = falcon.HTTP_503
-                resp.text = f"NOT READY: {exc}"
+                resp.text = "NOT READY"
         resp.complete = True

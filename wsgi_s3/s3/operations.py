@@ -12,6 +12,7 @@ from wsgi_s3.s3 import errors
 class Operation:
     name: str  # the AWS API name, e.g. "PutObject"
     permission: str  # "read", "write" or "delete"
+    source_permission: str | None = None  # also needed on the copy source (x-amz-copy-source)
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,10 @@ class _Rule:
     header: str | None = None  # a header that must be present
 
 
-def _rule(target: str, method: str, name: str, permission: str, query: str | None = None, header: str | None = None) -> _Rule:
-    return _Rule(target, method, Operation(name, permission), query, header)
+def _rule(
+    target: str, method: str, name: str, permission: str, query: str | None = None, header: str | None = None, source: str | None = None
+) -> _Rule:
+    return _Rule(target, method, Operation(name, permission, source), query, header)
 
 
 # First match wins, so rules with a sub-resource come before the plain form of the same method.
@@ -43,9 +46,9 @@ RULES: tuple[_Rule, ...] = (
     _rule("object", "GET", "GetObjectTagging", "read", query="tagging"),
     _rule("object", "GET", "GetObject", "read"),
     _rule("object", "HEAD", "HeadObject", "read"),
-    _rule("object", "PUT", "UploadPartCopy", "write", query="uploadId", header="x-amz-copy-source"),
+    _rule("object", "PUT", "UploadPartCopy", "write", query="uploadId", header="x-amz-copy-source", source="read"),
     _rule("object", "PUT", "UploadPart", "write", query="uploadId"),
-    _rule("object", "PUT", "CopyObject", "write", header="x-amz-copy-source"),
+    _rule("object", "PUT", "CopyObject", "write", header="x-amz-copy-source", source="read"),
     _rule("object", "PUT", "PutObject", "write"),
     _rule("object", "POST", "CreateMultipartUpload", "write", query="uploads"),
     _rule("object", "POST", "CompleteMultipartUpload", "write", query="uploadId"),

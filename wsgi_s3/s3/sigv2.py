@@ -8,12 +8,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 
 from wsgi_s3.s3 import errors
-from wsgi_s3.s3.sigv4 import SignedRequest
+from wsgi_s3.s3.sigv4 import SignedRequest, parse_http_date
 
 # Query parameters that are part of the signed resource (botocore's HmacV1Auth list; Amazon's docs).
 SUB_RESOURCES = frozenset(
@@ -26,6 +26,8 @@ SUB_RESOURCES = frozenset(
         "versions", "website",
     }
 )
+# Seconds since the epoch; ten digits last until 2286, and a longer value is a client sending milliseconds.
+_EXPIRES = re.compile(r"[0-9]{1,10}")
 
 
 def has_v2_header(req: SignedRequest) -> bool:
@@ -76,24 +78,30 @@ def verify(
             raise errors.AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
         # With x-amz-date, the Date line is empty and x-amz-date is signed among the x-amz headers.
         raw_date = req.headers.get("x-amz-date") or req.headers.get("date", "")
-        try:
-            moment = parsedate_to_datetime(raw_date)
-        except (TypeError, ValueError):
-            raise errors.AccessDenied("AWS authentication requires a valid Date or x-amz-date header") from None
+        moment = parse_http_date(raw_date)
+        if moment is None:
+            raise errors.AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
         if abs(now - moment) > max_skew:
             raise errors.RequestTimeTooSkewed(RequestTime=raw_date, ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
         text = string_to_sign(req, "" if "x-amz-date" in req.headers else req.headers.get("date", ""), virtual_bucket)
     else:
         query = dict(req.query)
         access_key, provided, expires = query["AWSAccessKeyId"], query["Signature"], query.get("Expires", "")
-        if not expires.isdigit():
+        if not expires:
             raise errors.AccessDenied("Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters")
+        # ASCII digits only (str.isdigit() takes "²", which int() refuses), and seconds, not milliseconds.
+        if not _EXPIRES.fullmatch(expires):
+            raise errors.AccessDenied("Invalid date (should be seconds since epoch)")
         if now.timestamp() > int(expires):
             raise errors.AccessDenied("Request has expired", Expires=expires, ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
         text = string_to_sign(req, expires, virtual_bucket)
     secret = secret_for(access_key)
     if secret is None:
         raise errors.InvalidAccessKeyId(AWSAccessKeyId=access_key)
-    if not hmac.compare_digest(signature(secret, text), provided):
-        raise errors.SignatureDoesNotMatch(AWSAccessKeyId=access_key, StringToSign=text, SignatureProvided=provided)
+    # Bytes, because compare_digest refuses non-ASCII str and the signature is whatever the client sent.
+    provided_bytes = provided.encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(signature(secret, text).encode(), provided_bytes):
+        raise errors.SignatureDoesNotMatch(
+            AWSAccessKeyId=access_key, StringToSign=text, SignatureProvided=provided_bytes.decode("utf-8", "replace")
+        )
     return access_key

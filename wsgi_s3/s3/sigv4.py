@@ -243,6 +243,7 @@ def _check(
     names = signed_headers.split(";")
     if "host" not in names:
         raise malformed(prefix + "the host header must be signed.")
+    _check_all_amz_signed(req.headers, names, payload_hash)
     secret = secret_for(access_key)
     if secret is None:
         raise errors.InvalidAccessKeyId(AWSAccessKeyId=access_key)
@@ -282,6 +283,22 @@ def _check(
     )
 
 
+def _check_all_amz_signed(headers: Mapping[str, str], signed: list[str], payload_hash: str) -> None:
+    """Refuse x-amz-* headers the signature does not cover, as S3 does: they change what a request does
+    (x-amz-copy-source turns a PUT into a copy), so an unsigned one could be added to a captured request
+    or a presigned URL. x-amz-content-sha256 may go unsigned when it carries the payload hash that the
+    canonical request signs anyway (always so in the header form)."""
+    unsigned = [
+        name for name in sorted(headers)
+        if name.startswith("x-amz-") and name not in signed
+        and not (name == "x-amz-content-sha256" and headers[name] == payload_hash)
+    ]
+    if unsigned:
+        raise errors.AccessDenied(
+            "There were headers present in the request which were not signed", HeadersNotSigned=", ".join(unsigned)
+        )
+
+
 def _parse_authorization(value: str) -> dict[str, str]:
     algorithm, _, rest = value.partition(" ")
     if algorithm != ALGORITHM:
@@ -303,16 +320,20 @@ def _header_date(headers: Mapping[str, str]) -> tuple[str, datetime]:
     if amz is not None:
         when = _parse_amz_date(amz)
     elif "date" in headers:
-        try:
-            when = parsedate_to_datetime(headers["date"])
-        except (TypeError, ValueError):
-            when = None
-        # A Date without a zone is naive; HTTP dates are GMT.
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+        when = parse_http_date(headers["date"])
     if when is None:
         raise errors.AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
     return when.astimezone(timezone.utc).strftime(_AMZ_DATE_FORMAT), when
+
+
+def parse_http_date(value: str) -> datetime | None:
+    """An HTTP Date (RFC 1123 and the older forms) as an aware datetime; None if it is not one."""
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    # A date without a zone, or with "-0000" ("zone unknown"), comes back naive; HTTP dates are GMT.
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
 
 
 def _parse_amz_date(value: str) -> datetime | None:
