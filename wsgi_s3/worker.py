@@ -42,7 +42,7 @@ def s3_error(exc: BaseException) -> errors.S3Error:
     return errors.InternalError()
 
 
-class RequestBody:
+class WsgiInput:
     """wsgi.input over gunicorn's body reader.
 
     It sends the `100 Continue` a request asked for on the application's first read: the gateway reads a
@@ -78,7 +78,7 @@ class RequestBody:
     def readlines(self, size: int | None = None) -> list[bytes]:
         return self._read(self._body.readlines, size)
 
-    def __iter__(self) -> RequestBody:
+    def __iter__(self) -> WsgiInput:
         return self
 
     def __next__(self) -> bytes:
@@ -92,9 +92,10 @@ class S3Worker(GeventWorker):
     """gunicorn's gevent worker with S3 error documents and a deferred `100 Continue`."""
 
     def handle_request(self, listener_name, req, sock, addr):
+        # gunicorn's flag (http/message.py), read by wsgi.create(), which would answer 100 right away.
         continue_to = sock if req._expected_100_continue else None
-        req._expected_100_continue = False  # gunicorn would send it before the application runs
-        req.body = RequestBody(req.body, req, continue_to)
+        req._expected_100_continue = False
+        req.body = WsgiInput(req.body, req, continue_to)
         return super().handle_request(listener_name, req, sock, addr)
 
     def handle_error(self, req, client, addr, exc) -> None:
