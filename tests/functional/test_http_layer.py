@@ -59,6 +59,11 @@ def test_malformed_http_gets_an_s3_error(server, request_bytes):
     assert_s3_error(exchange(server, request_bytes), 400, "BadRequest")
 
 
+def test_unknown_transfer_coding_is_not_implemented(server):
+    response = exchange(server, b"PUT /b/k HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: br, chunked\r\n\r\n")
+    assert assert_s3_error(response, 501, "NotImplemented").findtext("Header") == "Transfer-Encoding"
+
+
 def test_malformed_http_to_a_head_request_has_no_body(server):
     response = exchange(server, b"HEAD /b/k HTTP/1.1\r\n" + HOST + b"X-Test: a\x00b\r\n\r\n")
     assert response.status == 400 and response.body == b""
