@@ -5,12 +5,16 @@ Kept free of heavy imports: gunicorn reads it in the master before forking geven
 
 from __future__ import annotations
 
-worker_class = "gevent"
+# gevent's worker, answering malformed HTTP in S3's XML and sending 100 Continue only to accepted requests.
+worker_class = "wsgi_s3.worker.S3Worker"
 worker_connections = 1000
 graceful_timeout = 30
 keepalive = 75  # longer than typical client idle pools, shorter than nginx's upstream keepalive_timeout
-# Request lines carry long presigned query strings; headers carry many x-amz-meta-* entries.
-limit_request_line = 16384
+# Request lines carry long presigned query strings. 8190 is gunicorn's ceiling (MAX_REQUEST_LINE in
+# gunicorn/http/message.py): a larger value is silently lowered to it (benoitc/gunicorn#3171), and 0
+# would mean no limit at all. S3 itself refuses a header section over 8 KiB.
+limit_request_line = 8190
+# Headers carry many x-amz-meta-* entries.
 limit_request_field_size = 16384
 errorlog = "-"
 accesslog = None

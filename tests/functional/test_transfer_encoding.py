@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import http.client
+import socket
 import zlib
+
+import pytest
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -101,6 +104,60 @@ def test_expect_100_continue_is_answered_before_the_body(server, s3, bucket):
     assert response.status == 200
     conn.close()
     assert s3.get_object(Bucket=bucket, Key="expect")["Body"].read() == b"body"
+
+
+def first_answer_to_expect(server, headers: dict[str, str], target: str) -> tuple[bytes, http.client.HTTPResponse]:
+    """Send a PUT's headers with Expect: 100-continue and no body; (first line received, the response)."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    head = f"PUT {target} HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    sock.sendall(head.encode("latin-1"))
+    response = http.client.HTTPResponse(sock, method="PUT")
+    response.begin()  # reads the first status line: a 100 would be taken as the final answer here
+    first = f"HTTP/1.1 {response.status} {response.reason}".encode()
+    response.body = response.read() if response.status != 100 else b""
+    sock.close()
+    return first, response
+
+
+@pytest.mark.parametrize(
+    ("secret", "access_key", "code"),
+    [(SECRET_KEY + "x", ACCESS_KEY, "SignatureDoesNotMatch"), (SECRET_KEY, "WS3NOSUCHKEY00000000", "InvalidAccessKeyId")],
+)
+def test_expect_100_continue_of_a_refused_request_gets_the_final_answer(server, s3, bucket, secret, access_key, code):
+    """S3 does not invite the body of a request it refuses: the first answer is the error, and the
+    connection closes, since the client will not send the body it announced."""
+    target = f"/{bucket}/refused"
+    request = AWSRequest(method="PUT", url=server.endpoint + target, headers={"Content-Length": "4", "Expect": "100-continue"})
+    S3SigV4Auth(Credentials(access_key, secret), "s3", REGION).add_auth(request)
+    first, response = first_answer_to_expect(server, {"Host": f"127.0.0.1:{server.port}", **dict(request.headers.items())}, target)
+    assert first.startswith(b"HTTP/1.1 403"), first
+    assert f"<Code>{code}</Code>".encode() in response.body
+    assert response.getheader("Connection") == "close"
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_expect_100_continue_keeps_the_connection_once_the_body_is_read(server, s3, bucket):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    for key in ("first", "second"):  # the same connection serves both
+        target = f"/{bucket}/{key}"
+        conn.putrequest("PUT", target, skip_host=True, skip_accept_encoding=True)
+        for name, value in signed(server, "PUT", target, {"Content-Length": "4", "Expect": "100-continue"}).items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        assert conn.sock.recv(64).startswith(b"HTTP/1.1 100 Continue")
+        conn.send(key[:4].encode())
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200 and response.getheader("Connection") != "close"
+    conn.close()
+    assert s3.get_object(Bucket=bucket, Key="second")["Body"].read() == b"seco"
+
+
+def test_boto3_upload_that_expects_100_continue(s3, bucket):
+    """botocore sends Expect: 100-continue with bodies over 1 MB and waits for the invitation."""
+    body = bytes(range(256)) * 8192  # 2 MiB
+    s3.put_object(Bucket=bucket, Key="large", Body=body)
+    assert s3.get_object(Bucket=bucket, Key="large")["Body"].read() == body
 
 
 def declare_only(server, target: str, length: int) -> tuple[int, bytes]:

@@ -54,6 +54,14 @@ def _from_falcon(exc: falcon.HTTPError) -> s3.S3Error:
     return s3.InternalError()
 
 
+def error_document(error: s3.S3Error, resource: str, request_id: str) -> bytes:
+    """The <Error> document S3 answers `error` with (also used by the gunicorn worker, below the app)."""
+    fields: list[tuple[str, str]] = [("Code", error.code), ("Message", error.message)]
+    fields += [(name, value) for name, value in error.extra.items()]
+    fields += [("Resource", resource), ("RequestId", request_id)]
+    return render("Error", fields, namespace=False)
+
+
 def handle(req: falcon.Request, resp: falcon.Response, exc: BaseException, params: dict) -> None:
     """Falcon error handler: render the S3 error document with the request's resource and id."""
     error = to_s3_error(exc)
@@ -61,14 +69,11 @@ def handle(req: falcon.Request, resp: falcon.Response, exc: BaseException, param
     if error.status >= 500 and not isinstance(error, s3.NotImplemented_):
         log.error("request failed: %s %s", req.method, redact_uri(req.relative_uri), exc_info=exc)
     request_id = req.context.get("request_id", "")
-    fields: list[tuple[str, str]] = [("Code", error.code), ("Message", error.message)]
-    fields += [(name, value) for name, value in error.extra.items()]
-    fields += [("Resource", req.context.get("resource", req.path)), ("RequestId", request_id)]
     resp.status = falcon.code_to_http_status(error.status)
     resp.content_type = "application/xml"
     resp.stream = None
     req.context["error_code"] = error.code
     # HEAD responses carry no body; the status (and x-amz headers) say it all.
-    resp.data = b"" if req.method == "HEAD" else render("Error", fields, namespace=False)
+    resp.data = b"" if req.method == "HEAD" else error_document(error, req.context.get("resource", req.path), request_id)
     if error.code in ("SlowDown", "ServiceUnavailable"):
         resp.set_header("Retry-After", "1")

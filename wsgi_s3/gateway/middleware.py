@@ -10,11 +10,15 @@ import falcon
 log = logging.getLogger(__name__)
 
 
+def new_request_id() -> str:
+    return os.urandom(8).hex().upper()
+
+
 class RequestId:
     """Gives each request an id, sent back as x-amz-request-id (and x-amz-id-2, as S3 does)."""
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context["request_id"] = os.urandom(8).hex().upper()
+        req.context["request_id"] = new_request_id()
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool) -> None:
         request_id = req.context.get("request_id", "")

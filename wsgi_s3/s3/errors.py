@@ -30,6 +30,8 @@ AuthorizationHeaderMalformed = _error("AuthorizationHeaderMalformed", 400, "The 
 AuthorizationQueryParametersError = _error(
     "AuthorizationQueryParametersError", 400, "Error parsing the X-Amz-Credential parameter."
 )
+# Malformed HTTP below the S3 protocol (request line, header syntax, message framing).
+BadRequest = _error("BadRequest", 400, "An error occurred when parsing the HTTP request.")
 BadDigest = _error("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
 EntityTooLarge = _error("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size.")
 EntityTooSmall = _error("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size.")
@@ -52,6 +54,9 @@ MalformedXML = _error(
     "MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema."
 )
 MetadataTooLarge = _error("MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size.")
+RequestHeaderSectionTooLarge = _error(
+    "RequestHeaderSectionTooLarge", 400, "Your request header section exceeds the maximum allowed size."
+)
 XAmzContentSHA256Mismatch = _error(
     "XAmzContentSHA256Mismatch", 400, "The provided 'x-amz-content-sha256' header does not match what was computed."
 )

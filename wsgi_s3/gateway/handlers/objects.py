@@ -14,7 +14,7 @@ from wsgi_s3.model.types import ObjectVersion
 from wsgi_s3.model.versions import NULL_VERSION
 from wsgi_s3.s3 import checksums, errors
 from wsgi_s3.s3.conditions import NotModified, check_preconditions, parse_range
-from wsgi_s3.s3.headers import content_headers, http_date, response_overrides, user_metadata
+from wsgi_s3.s3.headers import content_headers, header_value, http_date, response_overrides, to_wire, user_metadata
 from wsgi_s3.s3.names import check_bucket_name, check_key
 from wsgi_s3.s3.xml import iso8601, parse_delete, render
 
@@ -66,7 +66,7 @@ def _object_headers(ctx: S3Context, version: ObjectVersion) -> None:
     for name, value in content.items():
         ctx.resp.set_header(name, value)
     for name, value in version.meta.user_meta.items():
-        ctx.resp.set_header("x-amz-meta-" + name, value)
+        ctx.resp.set_header("x-amz-meta-" + name, to_wire(value))
     if version.meta.part_sizes:
         ctx.resp.set_header("x-amz-mp-parts-count", str(len(version.meta.part_sizes)))
 
@@ -132,7 +132,8 @@ def delete_object(ctx: S3Context) -> None:
     if result.delete_marker:
         ctx.resp.set_header("x-amz-delete-marker", "true")
     if result.version_id and result.version_id != NULL_VERSION:
-        ctx.resp.set_header("x-amz-version-id", result.version_id)
+        # An id no version has is echoed back as S3 does (the delete found nothing to remove).
+        ctx.resp.set_header("x-amz-version-id", header_value(result.version_id, "versionId"))
     ctx.resp.status = falcon.HTTP_204
 
 
