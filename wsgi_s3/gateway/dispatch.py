@@ -103,7 +103,13 @@ class S3Dispatcher:
             SignedRequest(req.method, raw_path, pairs, {name: _wire(value) for name, value in headers.items()}),
             bucket if virtual else None,
         )
-        self.authenticator.authorize(principal, operation)
+        try:
+            self.authenticator.authorize(principal, operation)
+        except errors.AccessDenied:
+            # S3 says that a bucket does not exist before it says who may not use it.
+            if bucket and operation.name != "CreateBucket":
+                self.backend.get_bucket(bucket)
+            raise
         if bucket and operation.name != "CreateBucket":
             # An invalid name can name no existing bucket.
             try:
