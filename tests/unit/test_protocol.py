@@ -68,6 +68,7 @@ def test_names():
         ("POST", "b", "k", {"uploads": ""}, {}, "CreateMultipartUpload"),
         ("DELETE", "b", "k", {"uploadId": "u"}, {}, "AbortMultipartUpload"),
         ("GET", "b", "k", {"tagging": ""}, {}, "GetObjectTagging"),
+        ("GET", "b", "k", {"attributes": ""}, {}, "GetObjectAttributes"),
     ],
 )
 def test_route_table(method, bucket, key, query, headers, name):
@@ -79,6 +80,8 @@ def test_unserved_subresources_are_not_mistaken_for_plain_requests():
         resolve("PUT", "b", "k", {"tagging": ""}, {})
     with pytest.raises(errors.NotImplemented_):
         resolve("GET", "b", None, {"policy": ""}, {})
+    with pytest.raises(errors.NotImplemented_):
+        resolve("PUT", "b", "k", {"attributes": ""}, {})
     with pytest.raises(errors.MethodNotAllowed):
         resolve("POST", "b", "k", {}, {})
 

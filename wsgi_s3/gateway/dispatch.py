@@ -10,7 +10,7 @@ import falcon
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway.auth import Authenticator
 from wsgi_s3.gateway.context import S3Context
-from wsgi_s3.gateway.handlers import buckets, listing, multipart, objects, service
+from wsgi_s3.gateway.handlers import attributes, buckets, listing, multipart, objects, service
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.names import check_bucket_name, check_key
 from wsgi_s3.s3.operations import resolve
@@ -29,6 +29,7 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "GetObject": objects.get_object,
     "HeadObject": objects.head_object,
     "GetObjectTagging": objects.get_object_tagging,
+    "GetObjectAttributes": attributes.get_object_attributes,
     "DeleteObject": objects.delete_object,
     "DeleteObjects": objects.delete_objects,
     "CopyObject": objects.copy_object,

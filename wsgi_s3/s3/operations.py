@@ -41,6 +41,7 @@ RULES: tuple[_Rule, ...] = (
     _rule("bucket", "POST", "DeleteObjects", "delete", query="delete"),
     _rule("object", "GET", "ListParts", "read", query="uploadId"),
     _rule("object", "GET", "GetObjectTagging", "read", query="tagging"),
+    _rule("object", "GET", "GetObjectAttributes", "read", query="attributes"),
     _rule("object", "GET", "GetObject", "read"),
     _rule("object", "HEAD", "HeadObject", "read"),
     _rule("object", "PUT", "UploadPartCopy", "write", query="uploadId", header="x-amz-copy-source"),
