@@ -69,6 +69,10 @@ def test_names():
         ("DELETE", "b", "k", {"uploadId": "u"}, {}, "AbortMultipartUpload"),
         ("GET", "b", "k", {"tagging": ""}, {}, "GetObjectTagging"),
         ("GET", "b", "k", {"attributes": ""}, {}, "GetObjectAttributes"),
+        ("GET", "b", None, {"acl": ""}, {}, "GetBucketAcl"),
+        ("PUT", "b", None, {"acl": ""}, {}, "PutBucketAcl"),
+        ("GET", "b", "k", {"acl": ""}, {}, "GetObjectAcl"),
+        ("PUT", "b", "k", {"acl": ""}, {"x-amz-copy-source": "/b/k"}, "PutObjectAcl"),
     ],
 )
 def test_route_table(method, bucket, key, query, headers, name):
