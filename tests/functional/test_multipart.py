@@ -159,25 +159,55 @@ def test_part_number_10000_is_accepted(s3, bucket):
     assert [p["PartNumber"] for p in parts] == [10000]
 
 
+def upload_checksummed_parts(s3, bucket, key, parts: list[bytes], algorithm: str, **create) -> tuple[str, list[dict]]:
+    """An upload created with `algorithm`, its parts sent with their checksums; (upload id, Complete's part list)."""
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm=algorithm, **create)["UploadId"]
+    listed = []
+    for number, data in enumerate(parts, start=1):
+        uploaded = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data, ChecksumAlgorithm=algorithm)
+        listed.append({"PartNumber": number, "ETag": uploaded["ETag"], f"Checksum{algorithm}": uploaded[f"Checksum{algorithm}"]})
+    return upload_id, listed
+
+
+def composite_checksum(algorithm: str, parts: list[bytes]) -> str:
+    """S3's COMPOSITE checksum, computed here independently of the server: the checksum of the parts' raw digests, "-N"."""
+    from wsgi_s3.s3.checksums import new_hasher
+
+    outer = new_hasher(algorithm)
+    for data in parts:
+        inner = new_hasher(algorithm)
+        inner.update(data)
+        outer.update(inner.digest())
+    return f"{outer.digest_b64()}-{len(parts)}"
+
+
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256"])
 def test_composite_checksum(s3, bucket, algorithm):
     parts = [b"p" * (5 * MIB), b"q" * 100]
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="sum", ChecksumAlgorithm=algorithm)["UploadId"]
-    uploaded = [
-        s3.upload_part(Bucket=bucket, Key="sum", UploadId=upload_id, PartNumber=n, Body=data, ChecksumAlgorithm=algorithm)
-        for n, data in enumerate(parts, start=1)
-    ]
+    upload_id, listed = upload_checksummed_parts(s3, bucket, "sum", parts, algorithm)
+    expected = composite_checksum(algorithm, parts)
+    # Sent on Complete as S3 defines it ("<base64>-<parts>"): the whole object's checksum, not the document's.
     result = s3.complete_multipart_upload(
-        Bucket=bucket,
-        Key="sum",
-        UploadId=upload_id,
-        MultipartUpload={
-            "Parts": [{"PartNumber": n, "ETag": u["ETag"], f"Checksum{algorithm}": u[f"Checksum{algorithm}"]} for n, u in enumerate(uploaded, start=1)]
-        },
+        Bucket=bucket, Key="sum", UploadId=upload_id, MultipartUpload={"Parts": listed}, **{f"Checksum{algorithm}": expected}
     )
-    assert result[f"Checksum{algorithm}"].endswith("-2")
+    assert (result[f"Checksum{algorithm}"], result["ChecksumType"]) == (expected, "COMPOSITE")
     head = s3.head_object(Bucket=bucket, Key="sum", ChecksumMode="ENABLED")
-    assert head[f"Checksum{algorithm}"] == result[f"Checksum{algorithm}"]
+    assert head[f"Checksum{algorithm}"] == expected
+
+
+@pytest.mark.parametrize("wrong", ["AAAAAA==-2", "AAAAAA==-3"])
+def test_wrong_composite_checksum_on_complete_is_bad_digest(s3, bucket, wrong):
+    upload_id, listed = upload_checksummed_parts(s3, bucket, "sum", [b"p" * (5 * MIB), b"q"], "CRC32")
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="sum", UploadId=upload_id, MultipartUpload={"Parts": listed}, ChecksumCRC32=wrong)
+    assert exc.value.response["Error"]["Code"] == "BadDigest"
+
+
+def test_malformed_checksum_on_complete_is_invalid_request(s3, bucket):
+    upload_id, listed = upload_checksummed_parts(s3, bucket, "sum", [b"q"], "SHA256")
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="sum", UploadId=upload_id, MultipartUpload={"Parts": listed}, ChecksumSHA256="not-base64-1")
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
 
 
 def test_upload_file_with_transfer_manager(s3, bucket, tmp_path):
@@ -198,19 +228,14 @@ def test_full_object_checksum(s3, bucket, algorithm):
     from wsgi_s3.s3.checksums import new_hasher
 
     parts = [os.urandom(5 * MIB), os.urandom(1000)]
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="full", ChecksumAlgorithm=algorithm, ChecksumType="FULL_OBJECT")["UploadId"]
-    uploaded = [
-        s3.upload_part(Bucket=bucket, Key="full", UploadId=upload_id, PartNumber=n, Body=data, ChecksumAlgorithm=algorithm)
-        for n, data in enumerate(parts, start=1)
-    ]
+    upload_id, listed = upload_checksummed_parts(s3, bucket, "full", parts, algorithm, ChecksumType="FULL_OBJECT")
     whole = new_hasher(algorithm)
     for data in parts:
         whole.update(data)
+    # Sent on Complete as the SDKs do: the plain CRC of the whole object, its type and size.
     result = s3.complete_multipart_upload(
-        Bucket=bucket,
-        Key="full",
-        UploadId=upload_id,
-        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": u["ETag"], f"Checksum{algorithm}": u[f"Checksum{algorithm}"]} for n, u in enumerate(uploaded, start=1)]},
+        Bucket=bucket, Key="full", UploadId=upload_id, MultipartUpload={"Parts": listed},
+        ChecksumType="FULL_OBJECT", MpuObjectSize=sum(map(len, parts)), **{f"Checksum{algorithm}": whole.digest_b64()},
     )
     assert (result["ChecksumType"], result[f"Checksum{algorithm}"]) == ("FULL_OBJECT", whole.digest_b64())
     head = s3.head_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
@@ -221,4 +246,16 @@ def test_full_object_checksum(s3, bucket, algorithm):
 def test_impossible_checksum_types(s3, bucket, algorithm, checksum_type):
     with pytest.raises(ClientError) as exc:
         s3.create_multipart_upload(Bucket=bucket, Key="x", ChecksumAlgorithm=algorithm, ChecksumType=checksum_type)
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+
+
+@pytest.mark.parametrize(
+    "mismatch",
+    [{"ChecksumType": "COMPOSITE"}, {"MpuObjectSize": 5 * MIB}, {"ChecksumSHA256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}],
+)
+def test_complete_refuses_what_contradicts_the_upload(s3, bucket, mismatch):
+    """A FULL_OBJECT CRC32 upload of 5 MiB + 1 byte: another checksum mode, size or algorithm on Complete is InvalidRequest."""
+    upload_id, listed = upload_checksummed_parts(s3, bucket, "full", [b"p" * (5 * MIB), b"q"], "CRC32", ChecksumType="FULL_OBJECT")
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="full", UploadId=upload_id, MultipartUpload={"Parts": listed}, **mismatch)
     assert exc.value.response["Error"]["Code"] == "InvalidRequest"

@@ -93,3 +93,11 @@ def test_combine_composite_sha256_by_hand() -> None:
     expected = base64.b64encode(hashlib.sha256(b"".join(digests)).digest()).decode()
     encoded = [base64.b64encode(d).decode() for d in digests]
     assert checksums.combine_composite("SHA256", encoded) == expected + "-2"
+
+
+@pytest.mark.parametrize(
+    ("value", "well_formed"),
+    [("AAAAAA==", True), ("AAAAAA==-2", True), ("AAAAAA==-", False), ("AAAAAA==-²", False), ("AAAA-2", False), ("AAAAAA==-2-3", False)],
+)
+def test_is_multipart_checksum(value: str, well_formed: bool) -> None:
+    assert checksums.is_multipart_checksum("CRC32", value) is well_formed

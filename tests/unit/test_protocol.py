@@ -68,6 +68,11 @@ def test_names():
         ("POST", "b", "k", {"uploads": ""}, {}, "CreateMultipartUpload"),
         ("DELETE", "b", "k", {"uploadId": "u"}, {}, "AbortMultipartUpload"),
         ("GET", "b", "k", {"tagging": ""}, {}, "GetObjectTagging"),
+        ("GET", "b", "k", {"attributes": ""}, {}, "GetObjectAttributes"),
+        ("GET", "b", None, {"acl": ""}, {}, "GetBucketAcl"),
+        ("PUT", "b", None, {"acl": ""}, {}, "PutBucketAcl"),
+        ("GET", "b", "k", {"acl": ""}, {}, "GetObjectAcl"),
+        ("PUT", "b", "k", {"acl": ""}, {"x-amz-copy-source": "/b/k"}, "PutObjectAcl"),
     ],
 )
 def test_route_table(method, bucket, key, query, headers, name):
@@ -79,6 +84,8 @@ def test_unserved_subresources_are_not_mistaken_for_plain_requests():
         resolve("PUT", "b", "k", {"tagging": ""}, {})
     with pytest.raises(errors.NotImplemented_):
         resolve("GET", "b", None, {"policy": ""}, {})
+    with pytest.raises(errors.NotImplemented_):
+        resolve("PUT", "b", "k", {"attributes": ""}, {})
     with pytest.raises(errors.MethodNotAllowed):
         resolve("POST", "b", "k", {}, {})
 

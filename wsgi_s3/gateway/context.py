@@ -30,9 +30,9 @@ class S3Context:
         """The request body as a verified stream (see gateway/body.py)."""
         return RequestBody(self.req.env["wsgi.input"], self.headers, self.principal.signature, **options)
 
-    def document(self, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
-        """A small request document (XML), read whole and verified."""
-        return read_document(self.req.env["wsgi.input"], self.headers, self.principal.signature, limit)
+    def document(self, limit: int = MAX_DOCUMENT_BYTES, headers: dict[str, str] | None = None) -> bytes:
+        """A small request document (XML), read whole and verified against `headers` (default: the request's)."""
+        return read_document(self.req.env["wsgi.input"], self.headers if headers is None else headers, self.principal.signature, limit)
 
     def set_headers(self, headers: dict[str, str]) -> None:
         for name, value in headers.items():

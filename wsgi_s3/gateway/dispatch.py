@@ -10,7 +10,7 @@ import falcon
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway.auth import Authenticator
 from wsgi_s3.gateway.context import S3Context
-from wsgi_s3.gateway.handlers import buckets, listing, multipart, objects, service
+from wsgi_s3.gateway.handlers import acl, attributes, buckets, listing, multipart, objects, service
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.names import check_bucket_name, check_key
 from wsgi_s3.s3.operations import resolve
@@ -23,12 +23,17 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "DeleteBucket": buckets.delete_bucket,
     "GetBucketLocation": buckets.get_bucket_location,
     "GetBucketVersioning": buckets.get_bucket_versioning,
+    "GetBucketAcl": acl.get_bucket_acl,
+    "PutBucketAcl": acl.put_bucket_acl,
     "ListObjects": listing.list_objects,
     "ListObjectsV2": listing.list_objects_v2,
     "PutObject": objects.put_object,
     "GetObject": objects.get_object,
     "HeadObject": objects.head_object,
     "GetObjectTagging": objects.get_object_tagging,
+    "GetObjectAttributes": attributes.get_object_attributes,
+    "GetObjectAcl": acl.get_object_acl,
+    "PutObjectAcl": acl.put_object_acl,
     "DeleteObject": objects.delete_object,
     "DeleteObjects": objects.delete_objects,
     "CopyObject": objects.copy_object,
@@ -103,7 +108,13 @@ class S3Dispatcher:
             SignedRequest(req.method, raw_path, pairs, {name: _wire(value) for name, value in headers.items()}),
             bucket if virtual else None,
         )
-        self.authenticator.authorize(principal, operation, query)
+        try:
+            self.authenticator.authorize(principal, operation, query)
+        except errors.AccessDenied:
+            # S3 says that a bucket does not exist before it says who may not use it.
+            if bucket and operation.name != "CreateBucket":
+                self.backend.get_bucket(bucket)
+            raise
         if bucket and operation.name != "CreateBucket":
             # An invalid name can name no existing bucket.
             try:
@@ -112,5 +123,7 @@ class S3Dispatcher:
                 raise errors.NoSuchBucket(BucketName=bucket) from None
         if key:
             check_key(key)
+        if operation.name in acl.OPERATIONS_WITH_ACL:
+            acl.check_acl_headers(headers)
         ctx = S3Context(req, resp, self.backend, operation, principal, bucket, key, query, headers, self.region)
         HANDLERS[operation.name](ctx)

@@ -88,6 +88,13 @@ def is_digest(algorithm: str, value: str) -> bool:
     return len(raw) == len(new_hasher(algorithm).digest())
 
 
+def is_multipart_checksum(algorithm: str, value: str) -> bool:
+    """Whether `value` is a well-formed checksum of a multipart object: a digest (FULL_OBJECT), or a
+    digest and "-<part count>" (COMPOSITE). Base64 has no "-", so the split is unambiguous."""
+    digest, dash, count = value.partition("-")
+    return is_digest(algorithm, digest) and (not dash or (count.isascii() and count.isdigit()))
+
+
 # CRCs can be concatenated arithmetically, which is what makes FULL_OBJECT multipart checksums possible.
 _COMBINE: dict[str, Callable[[int, int, int], int]] = {
     "CRC32": crt.combine_crc32,

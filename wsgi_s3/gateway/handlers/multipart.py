@@ -106,7 +106,9 @@ def upload_part_copy(ctx: S3Context) -> None:
 
 def complete_multipart_upload(ctx: S3Context) -> None:
     upload = _upload(ctx)
-    requested = parse_complete_multipart(ctx.document())
+    # Here x-amz-checksum-<algorithm> is the whole object's checksum (checked below), not the document's.
+    document_headers = {name: value for name, value in ctx.headers.items() if not name.startswith("x-amz-checksum-")}
+    requested = parse_complete_multipart(ctx.document(headers=document_headers))
     stored = {part.part_number: part for part in ctx.backend.list_parts(upload)}
     chosen: list[Part] = []
     for index, wanted in enumerate(requested):
@@ -122,6 +124,9 @@ def complete_multipart_upload(ctx: S3Context) -> None:
     for part in chosen[:-1]:
         if part.size < MIN_PART_SIZE:
             raise errors.EntityTooSmall(ProposedSize=str(part.size), MinSizeAllowed=str(MIN_PART_SIZE), PartNumber=str(part.part_number))
+    declared_size = ctx.headers.get("x-amz-mp-object-size")
+    if declared_size is not None and declared_size != str(sum(part.size for part in chosen)):
+        raise errors.InvalidRequest("The provided 'x-amz-mp-object-size' header value does not match what was computed.")
     combined = hashlib.md5(b"".join(bytes.fromhex(part.etag) for part in chosen)).hexdigest()
     found = _object_checksum(ctx, upload, chosen)
     meta = ObjectMeta(
@@ -142,16 +147,33 @@ def complete_multipart_upload(ctx: S3Context) -> None:
 
 
 def _object_checksum(ctx: S3Context, upload: Upload, parts: list[Part]) -> dict[str, str]:
-    """The whole object's checksum from its parts' (COMPOSITE or FULL_OBJECT), checked against one
-    the client sent with the completion request."""
+    """The whole object's checksum from its parts' (COMPOSITE or FULL_OBJECT), checked against what
+    the client sent with the completion request: the same type, and the same value in S3's form
+    (FULL_OBJECT: the base64 of the whole object's CRC; COMPOSITE: "<base64>-<part count>")."""
     algorithm = upload.checksum_algorithm
+    sent_type = ctx.headers.get("x-amz-checksum-type", "").upper()
+    if sent_type and sent_type != upload.meta.checksum_type:
+        raise errors.InvalidRequest(
+            f"The upload was created using the {upload.meta.checksum_type or 'no'} checksum mode. The complete request must use the same checksum mode."
+        )
+    sent: str | None = None
+    for other in checksums.ALGORITHMS:
+        name = checksums.header_name(other)
+        if name not in ctx.headers:
+            continue
+        if other != algorithm:
+            raise errors.InvalidRequest(
+                f"The upload was created using {algorithm.lower() or 'no'} checksum algorithm; {name} cannot be used to complete it."
+            )
+        sent = ctx.headers[name]
+        if not checksums.is_multipart_checksum(algorithm, sent):
+            raise errors.InvalidRequest(f"Value for {name} header is invalid.")
     if not algorithm or not all(algorithm in part.checksums for part in parts):
         return {}
     if upload.meta.checksum_type == "FULL_OBJECT":
         value = checksums.combine_full_object(algorithm, [(part.checksums[algorithm], part.size) for part in parts])
     else:
         value = checksums.combine_composite(algorithm, [part.checksums[algorithm] for part in parts])
-    sent = ctx.headers.get(checksums.header_name(algorithm))
     if sent is not None and sent != value:
         raise errors.BadDigest(f"The {algorithm} you specified did not match the calculated checksum.")
     return {algorithm: value}
