@@ -45,7 +45,7 @@ def test_credentials_file_and_its_directory_are_fsynced(tmp_path) -> None:
     def record(fd: int) -> None:
         synced.append((stat.S_ISDIR(os.fstat(fd).st_mode), path.exists()))
 
-    with mock.patch("wsgi_s3.gateway.auth.os.fsync", side_effect=record):
+    with mock.patch("wsgi_s3.durable.os.fsync", side_effect=record):
         CredentialStore(str(path)).add(Credential("AKID", "secret", frozenset({"read"})))
     # The temp file before the rename, then the directory after it.
     assert synced == [(False, False), (True, True)]

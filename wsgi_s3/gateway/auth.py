@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from wsgi_s3.durable import replace_file
 from wsgi_s3.s3 import errors, sigv2, sigv4
 from wsgi_s3.s3.operations import Operation
 from wsgi_s3.s3.sigv4 import SignedRequest, SigV4Result
@@ -86,20 +87,8 @@ class CredentialStore:
             {"access_key": c.access_key, "secret_key": c.secret_key, "permissions": sorted(c.permissions)}
             for c in self._by_key.values()
         ]
-        tmp = self.path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(entries, handle, indent=2)
-            # On disk before the rename, and the rename on disk before we return: a crash must leave
-            # the old file or the new one, never a torn one that locks every key out.
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
-        directory = os.open(os.path.dirname(os.path.abspath(self.path)), os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        # A crash must leave the old file or the new one, never a torn one that locks every key out.
+        replace_file(self.path, json.dumps(entries, indent=2).encode("utf-8"))
         self._mtime = os.stat(self.path).st_mtime
 
     def __len__(self) -> int:

@@ -12,6 +12,7 @@ from wsgi_s3.gateway.auth import Authenticator
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.handlers import acl, attributes, buckets, listing, multipart, objects, service
 from wsgi_s3.s3 import errors
+from wsgi_s3.s3.headers import from_wire
 from wsgi_s3.s3.names import check_bucket_name, check_key
 from wsgi_s3.s3.operations import resolve
 from wsgi_s3.s3.sigv4 import SignedRequest
@@ -80,11 +81,6 @@ def split_target(host: str, raw_path: str, domain: str) -> tuple[str, str, bool]
     return bucket, key, False
 
 
-def _wire(text: str) -> str:
-    """WSGI hands over bytes as latin-1 text; SigV4 signs the UTF-8 the client sent."""
-    return text.encode("latin-1").decode("utf-8", "surrogateescape")
-
-
 class S3Dispatcher:
     """Falcon sink for every S3 request."""
 
@@ -96,7 +92,7 @@ class S3Dispatcher:
 
     def __call__(self, req: falcon.Request, resp: falcon.Response, **_: str) -> None:
         env = req.env
-        raw_path, raw_query = (_wire(part) for part in raw_target(env))
+        raw_path, raw_query = (from_wire(part) for part in raw_target(env))
         headers = request_headers(env)
         pairs = parse_qsl(raw_query, keep_blank_values=True)
         query = dict(pairs)
@@ -105,7 +101,7 @@ class S3Dispatcher:
         operation = resolve(req.method, bucket or None, key or None, query, headers)
         req.context["operation"] = operation.name
         principal = self.authenticator.authenticate(
-            SignedRequest(req.method, raw_path, pairs, {name: _wire(value) for name, value in headers.items()}),
+            SignedRequest(req.method, raw_path, pairs, {name: from_wire(value) for name, value in headers.items()}),
             bucket if virtual else None,
         )
         try:

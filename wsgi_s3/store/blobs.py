@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 import uuid
 import zlib
 from typing import BinaryIO, Protocol
 
+from wsgi_s3.durable import fsync, fsync_dir
 from wsgi_s3.model.types import Segment, StagedBlob
 
 CHUNK = 1 << 20
@@ -62,11 +62,11 @@ class BlobFiles:
                     size += len(data)
                     crc = zlib.crc32(data, crc)
                 out.flush()
-                _fsync(out.fileno())
+                fsync(out.fileno())
                 final = self.path(blob_id)
                 make_private_dirs(os.path.dirname(final))
                 os.rename(tmp_path, final)
-                _fsync_dir(os.path.dirname(final))
+                fsync_dir(os.path.dirname(final))
         except BaseException:
             _unlink_quietly(tmp_path)
             raise
@@ -171,26 +171,7 @@ def make_private_dirs(path: str) -> None:
         os.mkdir(path, 0o700)
     except FileExistsError:
         return
-    _fsync_dir(parent)
-
-
-def _fsync(fd: int) -> None:
-    """fsync of a large new file can take seconds; in a gevent worker it runs on the hub's thread
-    pool, so that the worker's other requests keep being served meanwhile."""
-    if "gevent.monkey" in sys.modules and sys.modules["gevent.monkey"].is_module_patched("os"):
-        import gevent
-
-        gevent.get_hub().threadpool.apply(os.fsync, (fd,))
-    else:
-        os.fsync(fd)
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        _fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(parent)
 
 
 def _unlink_quietly(path: str) -> None:
