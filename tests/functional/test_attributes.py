@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
@@ -38,9 +39,11 @@ def test_multipart_object_with_composite_checksum_lists_parts_in_pages(s3, bucke
     assert answer["ObjectSize"] == sum(map(len, parts)) and answer["ETag"].endswith("-3")
     first = answer["ObjectParts"]
     assert (first["TotalPartsCount"], first["MaxParts"], first["IsTruncated"], first["NextPartNumberMarker"]) == (3, 2, True, 2)
-    assert [(p["PartNumber"], p["Size"]) for p in first["Parts"]] == [(1, 5 * MIB), (2, 5 * MIB)]
+    # Each part with its own checksum, so that an SDK can verify a download part by part.
+    digests = [base64.b64encode(hashlib.sha256(part).digest()).decode() for part in parts]
+    assert [(p["PartNumber"], p["Size"], p["ChecksumSHA256"]) for p in first["Parts"]] == [(1, 5 * MIB, digests[0]), (2, 5 * MIB, digests[1])]
     rest = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"], PartNumberMarker=2)["ObjectParts"]
-    assert (rest["IsTruncated"], [(p["PartNumber"], p["Size"]) for p in rest["Parts"]]) == (False, [(3, 7)])
+    assert (rest["IsTruncated"], [(p["PartNumber"], p["Size"], p["ChecksumSHA256"]) for p in rest["Parts"]]) == (False, [(3, 7, digests[2])])
 
 
 def test_multipart_object_without_checksum_has_a_part_count_only(s3, bucket):

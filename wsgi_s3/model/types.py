@@ -33,6 +33,7 @@ class ObjectMeta:
     checksums: dict[str, str] = field(default_factory=dict)  # "CRC32" -> base64 digest
     checksum_type: str = ""  # "FULL_OBJECT" or "COMPOSITE" when checksums are set
     part_sizes: tuple[int, ...] = ()  # sizes of the parts of a multipart object, in order
+    part_checksums: tuple[str, ...] = ()  # the parts' checksums (the `checksums` algorithm), in order
 
 
 @dataclass(frozen=True)

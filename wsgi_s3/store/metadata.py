@@ -347,6 +347,7 @@ def _meta_json(meta: ObjectMeta) -> str:
 def _meta_from_json(text: str) -> ObjectMeta:
     data = json.loads(text)
     data["part_sizes"] = tuple(data.get("part_sizes", ()))
+    data["part_checksums"] = tuple(data.get("part_checksums", ()))
     return ObjectMeta(**data)
 
 

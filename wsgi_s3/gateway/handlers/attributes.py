@@ -1,7 +1,4 @@
 """GetObjectAttributes: what HeadObject and ListParts say about one object version, in one document.
-
-Per-part checksums of a completed multipart object are not kept (ObjectMeta has the part sizes
-only), so an object's <Part> elements carry PartNumber and Size but no Checksum* values.
 """
 
 from __future__ import annotations
@@ -55,7 +52,13 @@ def _object_parts(version: ObjectVersion, limit: int, marker: int) -> list:
         ("MaxParts", limit),
         ("IsTruncated", len(remaining) > limit),
     ]
-    return fields + [("Part", [("PartNumber", number), ("Size", sizes[number - 1])]) for number in shown]
+    algorithm = next(iter(version.meta.checksums))
+    part_checksums = version.meta.part_checksums
+    return fields + [
+        ("Part", [("PartNumber", number), ("Size", sizes[number - 1])]
+         + ([("Checksum" + algorithm, part_checksums[number - 1])] if part_checksums else []))
+        for number in shown
+    ]
 
 
 def get_object_attributes(ctx: S3Context) -> None:

@@ -136,6 +136,8 @@ def complete_multipart_upload(ctx: S3Context) -> None:
         checksums=found,
         checksum_type=upload.meta.checksum_type if found else "",
         part_sizes=tuple(part.size for part in chosen),
+        # GetObjectAttributes lists them, so that SDKs can verify a multipart object part by part.
+        part_checksums=tuple(part.checksums[upload.checksum_algorithm] for part in chosen) if found else (),
     )
     version = ctx.backend.complete_upload(upload, chosen, meta)
     write_headers(ctx, version, etag=False)
