@@ -32,7 +32,7 @@ class AwsChunkedReader:
     `signature` is the request's SigV4 result for the STREAMING-AWS4-HMAC-SHA256-* forms (None for
     STREAMING-UNSIGNED-PAYLOAD-TRAILER); `trailer` says whether trailer headers follow the last chunk.
     `decoded_length` (x-amz-decoded-content-length) is enforced at each chunk header, before the
-    chunk's data is read, so a body that lies about its size costs no memory, disk or time.
+    chunk's data is read: a body that lies about its size is refused after one read-ahead.
     """
 
     def __init__(self, raw: Readable, *, signature: SigV4Result | None, trailer: bool, decoded_length: int | None = None) -> None:
