@@ -115,15 +115,35 @@ def test_an_oversized_document_is_refused_before_it_is_read():
         read_document(Unreadable(), headers, None, 100)
 
 
-def test_a_chunk_past_the_declared_size_is_refused_before_its_data():
+@pytest.mark.parametrize("content_length", [None, 64 * 1024])
+def test_a_chunk_past_the_declared_size_is_refused_before_its_data(content_length):
     """The header of a 120 MiB chunk in a body declaring 100 bytes is the last thing read."""
     sent = io.BytesIO(b"%x\r\n" % (120 * 1024**2) + b"x" * (1024**2))
-    headers = {"content-length": str(121 * 1024**2), "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "x-amz-decoded-content-length": "100"}
+    headers = {"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "x-amz-decoded-content-length": "100"}
+    headers.update({"transfer-encoding": "chunked"} if content_length is None else {"content-length": str(content_length)})
     body = RequestBody(sent, headers, None)
     with pytest.raises(errors.IncompleteBody) as caught:
         body.read(65536)
     assert caught.value.extra == {"NumberBytesExpected": "100", "NumberBytesProvided": str(120 * 1024**2)}
-    assert sent.tell() <= 64 * 1024  # one read-ahead of the header, none of the chunk
+    assert sent.tell() <= 64 * 1024 + 1  # one read-ahead of the header, none of the chunk
+
+
+def test_an_aws_chunked_body_longer_than_its_framing_allows_is_refused_at_once():
+    headers = {"content-length": str(121 * 1024**2), "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "x-amz-decoded-content-length": "100"}
+    with pytest.raises(errors.EntityTooLarge):
+        declared_lengths(headers)
+    with pytest.raises(errors.MaxMessageLengthExceeded):
+        read_document(io.BytesIO(), headers, None, 4 * 1024**2)
+
+
+def test_an_unmeasured_aws_chunked_body_is_cut_off_when_its_framing_passes_the_bound():
+    """De-chunked by gunicorn (no Content-Length), 100 decoded bytes padded with 4 KiB chunk extensions."""
+    chunk = b"1;" + b"e" * 4000 + b"\r\nx\r\n"
+    sent = io.BytesIO(chunk * 100 + b"0\r\n\r\n")
+    headers = {"transfer-encoding": "chunked", "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "x-amz-decoded-content-length": "100"}
+    with pytest.raises(errors.EntityTooLarge):
+        RequestBody(sent, headers, None).read_all()
+    assert sent.tell() <= 100 + 100 // 8 + 64 * 1024 + 1 + 64 * 1024  # the bound, plus at most one read-ahead
 
 
 def test_version_ids():

@@ -27,15 +27,25 @@ _PLAIN_PAYLOADS = {"UNSIGNED-PAYLOAD", ""}
 
 class LengthLimitedReader:
     """Reads exactly `length` bytes from the WSGI input, or to EOF when `length` is None
-    (gunicorn has then de-chunked a Transfer-Encoding: chunked body); a short body is IncompleteBody."""
+    (gunicorn has then de-chunked a Transfer-Encoding: chunked body), refusing with `too_long` a
+    body that passes `limit`; a short body is IncompleteBody."""
 
-    def __init__(self, raw: BinaryIO, length: int | None) -> None:
+    def __init__(self, raw: BinaryIO, length: int | None, limit: int | None = None, too_long: errors.S3Error | None = None) -> None:
         self.raw = raw
         self.remaining = length
+        self.unread = limit  # what an unmeasured body may still send
+        self.too_long = too_long
 
     def read(self, size: int = -1) -> bytes:
         if self.remaining is None:
-            return self.raw.read(size)
+            if self.unread is None:
+                return self.raw.read(size)
+            # One byte more than allowed is enough to know the body is too long.
+            data = self.raw.read(self.unread + 1 if size < 0 else min(size, self.unread + 1))
+            self.unread -= len(data)
+            if self.unread < 0:
+                raise self.too_long or errors.IncompleteBody()
+            return data
         if self.remaining <= 0:
             return b""
         want = self.remaining if size < 0 else min(size, self.remaining)
@@ -46,6 +56,12 @@ class LengthLimitedReader:
         return data
 
 
+def framed_limit(decoded: int) -> int:
+    """The most raw bytes an aws-chunked body of `decoded` bytes may take: SDKs frame chunks of 8 KiB
+    or more with headers under 100 bytes (about 1%), trailers take a few hundred bytes."""
+    return decoded + decoded // 8 + 64 * 1024
+
+
 def declared_lengths(
     headers: Mapping[str, str], max_size: int = MAX_PUT_SIZE, too_large: type[errors.S3Error] = errors.EntityTooLarge
 ) -> tuple[int | None, int | None]:
@@ -54,7 +70,8 @@ def declared_lengths(
     (Transfer-Encoding: chunked), which only an aws-chunked body, carrying its decoded size, may use.
 
     x-amz-decoded-content-length counts only for an aws-chunked body: on a plain one it would let a
-    client declare 1 byte and send gigabytes."""
+    client declare 1 byte and send gigabytes. An aws-chunked body's raw length is bounded too
+    (framed_limit), so its framing cannot be made to cost more than its data."""
     raw = headers.get("content-length")
     length = None
     if raw is not None:
@@ -71,6 +88,8 @@ def declared_lengths(
     payload = length if decoded is None else decoded
     if payload > max_size:
         raise too_large(ProposedSize=str(payload), MaxSizeAllowed=str(max_size))
+    if decoded is not None and length is not None and length > framed_limit(decoded):
+        raise too_large(ProposedSize=str(length), MaxSizeAllowed=str(framed_limit(decoded)))
     return length, decoded
 
 
@@ -94,7 +113,8 @@ class RequestBody:
         self.user_meta = user_meta or {}
         payload_hash = headers.get("x-amz-content-sha256", "")
         length, decoded = declared_lengths(headers, max_size, too_large)
-        source = LengthLimitedReader(raw, length)
+        limit = None if decoded is None else framed_limit(decoded)
+        source = LengthLimitedReader(raw, length, limit, None if limit is None else too_large(MaxSizeAllowed=str(limit)))
         self.chunked: AwsChunkedReader | None = None
         self.expected_size = length
         if payload_hash.startswith(STREAMING_PREFIX):
