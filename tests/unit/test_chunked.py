@@ -360,3 +360,43 @@ def test_signed_chunk_size_limit() -> None:
     body = b"%x;chunk-signature=%s\r\n" % (64 * 1024 * 1024, b"0" * 64)
     with pytest.raises(errors.InvalidRequest):
         read_all(AwsChunkedReader(io.BytesIO(body), signature=context(), trailer=False))
+
+
+# --- x-amz-decoded-content-length ----------------------------------------------------------
+
+
+class Recording(io.BytesIO):
+    """A stream that remembers how far it was read."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.consumed = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = super().read(n)
+        self.consumed += len(data)
+        return data
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_a_chunk_past_the_declared_length_stops_the_read_at_its_header(signed: bool) -> None:
+    """A body declaring 100 decoded bytes whose second chunk would pass them: refused before that chunk's data."""
+    chunks = [b"a" * 60, b"b" * 8 * 1024 * 1024]
+    body = signed_body(chunks, DOC_SEED)[0] if signed else b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    raw = Recording(body)
+    reader = AwsChunkedReader(raw, signature=context() if signed else None, trailer=False, decoded_length=100)
+    with pytest.raises(errors.IncompleteBody) as caught:
+        reader.read()
+    assert caught.value.extra == {"NumberBytesExpected": "100", "NumberBytesProvided": str(60 + 8 * 1024 * 1024)}
+    assert raw.consumed < 200 + 64 * 1024  # the first chunk, the second header and one read-ahead
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_a_body_short_of_its_declared_length_is_incomplete(signed: bool) -> None:
+    chunks = [b"a" * 60]
+    body = signed_body(chunks, DOC_SEED)[0] if signed else b"3c\r\n" + b"a" * 60 + b"\r\n0\r\n\r\n"
+    reader = AwsChunkedReader(io.BytesIO(body), signature=context() if signed else None, trailer=False, decoded_length=61)
+    with pytest.raises(errors.IncompleteBody):
+        reader.read()
+    exact = AwsChunkedReader(io.BytesIO(body), signature=context() if signed else None, trailer=False, decoded_length=60)
+    assert read_all(exact) == b"a" * 60

@@ -16,6 +16,7 @@ from typing import BinaryIO
 from wsgi_s3.model.types import ByteStream, ObjectMeta
 from wsgi_s3.s3 import checksums, errors
 from wsgi_s3.s3.chunked import AwsChunkedReader
+from wsgi_s3.s3.numbers import INT64_MAX, parse_uint
 from wsgi_s3.s3.sigv4 import SigV4Result
 
 CHUNK = 1 << 20
@@ -26,15 +27,25 @@ _PLAIN_PAYLOADS = {"UNSIGNED-PAYLOAD", ""}
 
 class LengthLimitedReader:
     """Reads exactly `length` bytes from the WSGI input, or to EOF when `length` is None
-    (gunicorn has then de-chunked a Transfer-Encoding: chunked body); a short body is IncompleteBody."""
+    (gunicorn has then de-chunked a Transfer-Encoding: chunked body), refusing with `too_long` a
+    body that passes `limit`; a short body is IncompleteBody."""
 
-    def __init__(self, raw: BinaryIO, length: int | None) -> None:
+    def __init__(self, raw: BinaryIO, length: int | None, limit: int | None = None, too_long: errors.S3Error | None = None) -> None:
         self.raw = raw
         self.remaining = length
+        self.unread = limit  # what an unmeasured body may still send
+        self.too_long = too_long
 
     def read(self, size: int = -1) -> bytes:
         if self.remaining is None:
-            return self.raw.read(size)
+            if self.unread is None:
+                return self.raw.read(size)
+            # One byte more than allowed is enough to know the body is too long.
+            data = self.raw.read(self.unread + 1 if size < 0 else min(size, self.unread + 1))
+            self.unread -= len(data)
+            if self.unread < 0:
+                raise self.too_long or errors.IncompleteBody()
+            return data
         if self.remaining <= 0:
             return b""
         want = self.remaining if size < 0 else min(size, self.remaining)
@@ -45,21 +56,41 @@ class LengthLimitedReader:
         return data
 
 
-def declared_length(headers: Mapping[str, str], max_size: int = MAX_PUT_SIZE) -> int | None:
-    """The Content-Length of an upload; None for a de-chunked body that carries its decoded size."""
+def framed_limit(decoded: int) -> int:
+    """The most raw bytes an aws-chunked body of `decoded` bytes may take: SDKs frame chunks of 8 KiB
+    or more with headers under 100 bytes (about 1%), trailers take a few hundred bytes."""
+    return decoded + decoded // 8 + 64 * 1024
+
+
+def declared_lengths(
+    headers: Mapping[str, str], max_size: int = MAX_PUT_SIZE, too_large: type[errors.S3Error] = errors.EntityTooLarge
+) -> tuple[int | None, int | None]:
+    """(Content-Length, decoded length of an aws-chunked body or None), refused at once when the
+    payload would pass `max_size`. Content-Length is None for a body gunicorn de-chunks
+    (Transfer-Encoding: chunked), which only an aws-chunked body, carrying its decoded size, may use.
+
+    x-amz-decoded-content-length counts only for an aws-chunked body: on a plain one it would let a
+    client declare 1 byte and send gigabytes. An aws-chunked body's raw length is bounded too
+    (framed_limit), so its framing cannot be made to cost more than its data."""
     raw = headers.get("content-length")
-    if raw is None:
-        if "chunked" in headers.get("transfer-encoding", "").lower() and "x-amz-decoded-content-length" in headers:
-            return None
+    length = None
+    if raw is not None:
+        error = errors.InvalidArgument("Content-Length is not a number", ArgumentName="Content-Length")
+        length = parse_uint(raw, name="Content-Length", maximum=INT64_MAX, error=error)
+    decoded = None
+    if headers.get("x-amz-content-sha256", "").startswith(STREAMING_PREFIX):
+        decoded_raw = headers.get("x-amz-decoded-content-length")
+        if decoded_raw is None:
+            raise errors.MissingContentLength("You must provide the x-amz-decoded-content-length header.")
+        decoded = parse_uint(decoded_raw, name="x-amz-decoded-content-length", maximum=INT64_MAX)
+    elif length is None:
         raise errors.MissingContentLength()
-    if not raw.isdigit():
-        raise errors.InvalidArgument("Content-Length is not a number", ArgumentName="Content-Length")
-    length = int(raw)
-    decoded = headers.get("x-amz-decoded-content-length")
-    payload = int(decoded) if decoded and decoded.isdigit() else length
+    payload = length if decoded is None else decoded
     if payload > max_size:
-        raise errors.EntityTooLarge(ProposedSize=str(payload), MaxSizeAllowed=str(max_size))
-    return length
+        raise too_large(ProposedSize=str(payload), MaxSizeAllowed=str(max_size))
+    if decoded is not None and length is not None and length > framed_limit(decoded):
+        raise too_large(ProposedSize=str(length), MaxSizeAllowed=str(framed_limit(decoded)))
+    return length, decoded
 
 
 class RequestBody:
@@ -74,29 +105,27 @@ class RequestBody:
         content: dict[str, str] | None = None,
         user_meta: dict[str, str] | None = None,
         max_size: int = MAX_PUT_SIZE,
+        too_large: type[errors.S3Error] = errors.EntityTooLarge,
         checksum_algorithm: str = "",
     ) -> None:
         self.headers = headers
         self.content = content or {}
         self.user_meta = user_meta or {}
         payload_hash = headers.get("x-amz-content-sha256", "")
-        length = declared_length(headers, max_size)
-        source = LengthLimitedReader(raw, length)
+        length, decoded = declared_lengths(headers, max_size, too_large)
+        limit = None if decoded is None else framed_limit(decoded)
+        source = LengthLimitedReader(raw, length, limit, None if limit is None else too_large(MaxSizeAllowed=str(limit)))
         self.chunked: AwsChunkedReader | None = None
         self.expected_size = length
         if payload_hash.startswith(STREAMING_PREFIX):
             signed = payload_hash.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
             if signed and signature is None:
                 raise errors.InvalidRequest("A signed streaming payload needs a SigV4 Authorization header.")
-            self.chunked = AwsChunkedReader(source, signature=signature if signed else None, trailer=payload_hash.endswith("-TRAILER"))
-            decoded = headers.get("x-amz-decoded-content-length")
-            if decoded is None or not decoded.isdigit():
-                raise errors.MissingContentLength("You must provide the x-amz-decoded-content-length header.")
-            self.expected_size = int(decoded)
+            self.chunked = AwsChunkedReader(
+                source, signature=signature if signed else None, trailer=payload_hash.endswith("-TRAILER"), decoded_length=decoded
+            )
+            self.expected_size = decoded
             self.source = self.chunked
-        elif length is None:
-            # Only an aws-chunked body says its size without a Content-Length.
-            raise errors.MissingContentLength()
         else:
             self.source = source
         self.sha256_expected = None if payload_hash in _PLAIN_PAYLOADS or payload_hash.startswith(STREAMING_PREFIX) else payload_hash.lower()
@@ -201,7 +230,7 @@ def read_document(raw: BinaryIO, headers: Mapping[str, str], signature: SigV4Res
     """A whole request document (XML), bounded by `limit` and verified like any body."""
     if "content-length" not in headers and "transfer-encoding" not in headers:
         return b""
-    return RequestBody(raw, headers, signature, max_size=limit).read_all()
+    return RequestBody(raw, headers, signature, max_size=limit, too_large=errors.MaxMessageLengthExceeded).read_all()
 
 
 def _content_md5(header: str | None) -> bytes | None:

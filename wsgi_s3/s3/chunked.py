@@ -31,10 +31,14 @@ class AwsChunkedReader:
 
     `signature` is the request's SigV4 result for the STREAMING-AWS4-HMAC-SHA256-* forms (None for
     STREAMING-UNSIGNED-PAYLOAD-TRAILER); `trailer` says whether trailer headers follow the last chunk.
+    `decoded_length` (x-amz-decoded-content-length) is enforced at each chunk header, before the
+    chunk's data is read: a body that lies about its size is refused after one read-ahead.
     """
 
-    def __init__(self, raw: Readable, *, signature: SigV4Result | None, trailer: bool) -> None:
+    def __init__(self, raw: Readable, *, signature: SigV4Result | None, trailer: bool, decoded_length: int | None = None) -> None:
         self._raw = raw
+        self._decoded_length = decoded_length
+        self._announced = 0  # sum of the chunk sizes seen so far
         self._signature = signature
         self._trailer = trailer
         self._previous = signature.seed_signature if signature else ""
@@ -76,6 +80,12 @@ class AwsChunkedReader:
 
     def _start_chunk(self) -> None:
         size, chunk_signature = self._parse_header(self._read_line())
+        self._announced += size
+        if self._decoded_length is not None and (
+            self._announced > self._decoded_length or (size == 0 and self._announced < self._decoded_length)
+        ):
+            # S3's answer when the chunks do not add up to x-amz-decoded-content-length.
+            raise errors.IncompleteBody(NumberBytesExpected=str(self._decoded_length), NumberBytesProvided=str(self._announced))
         if self._signature is None:
             self._left = size
         else:

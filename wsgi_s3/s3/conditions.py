@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
 from wsgi_s3.s3 import errors
+from wsgi_s3.s3.numbers import INT64_MAX, parse_uint
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")  # not \d, which matches every script's digits
 
 
 class NotModified(Exception):
@@ -22,22 +23,22 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     InvalidRange (416)."""
     if not header:
         return None
-    match = _RANGE.match(header.strip())
+    match = _RANGE.fullmatch(header.strip())
     if not match or match.group(1) == match.group(2) == "":
         return None
-    first, last = match.groups()
-    if first == "":
-        length = min(int(last), size)
+    # A position past any object saturates: a huge end means "to the end", a huge start is unsatisfiable.
+    first, last = (None if text == "" else parse_uint(text, name="Range", maximum=INT64_MAX, clamp=True) for text in match.groups())
+    if first is None:
+        length = min(last, size)
         if length == 0:
             raise errors.InvalidRange(RangeRequested=header, ActualObjectSize=str(size))
         return size - length, length
-    start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if last != "" and int(last) < start:
+    if last is not None and last < first:
         return None
-    if start >= size:
+    if first >= size:
         raise errors.InvalidRange(RangeRequested=header, ActualObjectSize=str(size))
-    return start, end - start + 1
+    end = size - 1 if last is None else min(last, size - 1)
+    return first, end - first + 1
 
 
 def _etag_matches(header: str, etag: str) -> bool:

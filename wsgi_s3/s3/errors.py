@@ -54,6 +54,7 @@ MalformedXML = _error(
     "MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema."
 )
 MissingSecurityHeader = _error("MissingSecurityHeader", 400, "Your request was missing a required header.")
+MaxMessageLengthExceeded = _error("MaxMessageLengthExceeded", 400, "Your request was too big.")
 MetadataTooLarge = _error("MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size.")
 RequestHeaderSectionTooLarge = _error(
     "RequestHeaderSectionTooLarge", 400, "Your request header section exceeds the maximum allowed size."

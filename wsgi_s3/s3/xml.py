@@ -6,6 +6,7 @@ Responses are described as nested (tag, value) pairs, so repeated elements and o
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from wsgi_s3.s3 import errors
+from wsgi_s3.s3.numbers import INT32_MAX, parse_uint
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024  # a 10,000-part CompleteMultipartUpload fits comfortably
@@ -22,10 +24,23 @@ MAX_DOCUMENT_BYTES = 4 * 1024 * 1024  # a 10,000-part CompleteMultipartUpload fi
 Value = str | int | bool | None | Sequence[tuple[str, "Value"]]
 
 
+# What XML 1.0 cannot carry, not even as a character reference: C0 controls but tab, LF and CR,
+# lone surrogates (undecodable request bytes kept by surrogateescape), U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    """`value` with what XML 1.0 cannot carry replaced by U+FFFD. Amazon writes such characters as
+    references (&#x1B;) that every XML 1.0 parser refuses, so its clients fail to read the document;
+    a visible replacement keeps the document readable (listings with encoding-type=url stay exact)."""
+    return _NOT_XML.sub("\ufffd", value)
+
+
 def render(root: str, children: Sequence[tuple[str, Value]] | str, *, namespace: bool = True) -> bytes:
+    """Every text goes through xml_text, so no client input can make the document unparseable."""
     element = ET.Element(root, {"xmlns": S3_NS} if namespace else {})
     if isinstance(children, str):
-        element.text = children
+        element.text = xml_text(children)
     else:
         _fill(element, children)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(element, encoding="utf-8")
@@ -39,7 +54,7 @@ def _fill(parent: ET.Element, children: Sequence[tuple[str, Value]]) -> None:
         if isinstance(value, bool):
             child.text = "true" if value else "false"
         elif isinstance(value, (str, int)):
-            child.text = str(value)
+            child.text = xml_text(str(value))
         else:
             _fill(child, value)
 
@@ -89,14 +104,15 @@ def parse_complete_multipart(document: bytes) -> list[CompletedPart]:
     parts = []
     for element in root.findall("Part"):
         number, etag = _text(element, "PartNumber"), _text(element, "ETag")
-        if number is None or etag is None or not number.strip().isdigit():
+        if etag is None:
             raise errors.MalformedXML()
+        part_number = parse_uint(number and number.strip(), name="PartNumber", maximum=INT32_MAX, error=errors.MalformedXML())
         checksums = {
             child.tag[len("Checksum"):].upper(): child.text or ""
             for child in element
             if child.tag.startswith("Checksum") and child.tag != "ChecksumType"
         }
-        parts.append(CompletedPart(int(number), etag.strip().strip('"'), checksums))
+        parts.append(CompletedPart(part_number, etag.strip().strip('"'), checksums))
     if not parts:
         raise errors.MalformedXML()
     return parts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.model import errors as storage
 from wsgi_s3.s3 import errors
-from wsgi_s3.s3.names import check_bucket_name
+from wsgi_s3.s3.names import check_bucket_name, check_location_constraint
 from wsgi_s3.s3.xml import parse_location_constraint, render
 
 
@@ -14,7 +14,7 @@ def create_bucket(ctx: S3Context) -> None:
     document = ctx.document()
     # A self-hosted store has one location: any constraint the client's region implies is accepted
     # and reported back, so clients configured for another region still work.
-    region = parse_location_constraint(document) or ctx.region
+    region = check_location_constraint(parse_location_constraint(document) or ctx.region)
     owner = ctx.principal.credential.access_key if ctx.principal.credential else ""
     try:
         ctx.backend.create_bucket(ctx.bucket, region, owner)

@@ -10,20 +10,19 @@ from wsgi_s3.gateway.handlers.service import owner_fields
 from wsgi_s3.model.types import ListPage, ObjectVersion
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.names import encode_key
+from wsgi_s3.s3.numbers import INT32_MAX, is_ascii_digits, parse_uint
 from wsgi_s3.s3.xml import iso8601, render
 
 MAX_KEYS = 1000
 
 
 def max_keys(ctx: S3Context, name: str = "max-keys") -> int:
+    """max-keys, max-uploads or max-parts: Amazon accepts 0 to 2**31 - 1 and serves at most 1,000."""
     raw = ctx.query.get(name, str(MAX_KEYS))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise errors.InvalidArgument("Provided max-keys not an integer or within integer range", ArgumentName=name) from None
-    if value < 0:
-        raise errors.InvalidArgument("Argument max-keys must be an integer between 0 and 2147483647", ArgumentName=name)
-    return min(value, MAX_KEYS)
+    if raw.startswith("-") and is_ascii_digits(raw[1:]):
+        raise errors.InvalidArgument(f"Argument {name} must be an integer between 0 and {INT32_MAX}", ArgumentName=name)
+    error = errors.InvalidArgument(f"Provided {name} not an integer or within integer range", ArgumentName=name)
+    return min(parse_uint(raw, name=name, maximum=INT32_MAX, error=error), MAX_KEYS)
 
 
 def encoding_type(ctx: S3Context) -> str | None:

@@ -4,6 +4,7 @@ ListParts, ListMultipartUploads."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 
 import falcon
@@ -17,23 +18,15 @@ from wsgi_s3.model.types import ObjectMeta, Part, Upload
 from wsgi_s3.s3 import checksums, errors
 from wsgi_s3.s3.headers import content_headers, user_metadata
 from wsgi_s3.s3.names import encode_key
+from wsgi_s3.s3.numbers import INT32_MAX, INT64_MAX, parse_part_number, parse_uint
 from wsgi_s3.s3.xml import iso8601, parse_complete_multipart, render
 
 MIN_PART_SIZE = 5 * 1024 * 1024
-MAX_PART_NUMBER = 10000
+_COPY_RANGE = re.compile(r"bytes=([0-9]+)-([0-9]+)")
 
 
 def _upload(ctx: S3Context) -> Upload:
     return ctx.backend.get_upload(ctx.bucket, ctx.key, ctx.query["uploadId"])
-
-
-def _part_number(ctx: S3Context) -> int:
-    raw = ctx.query.get("partNumber", "")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
-        raise errors.InvalidArgument(
-            f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive", ArgumentName="partNumber"
-        )
-    return int(raw)
 
 
 def _checksum_fields(found: dict[str, str]) -> list[tuple[str, str]]:
@@ -71,7 +64,7 @@ def create_multipart_upload(ctx: S3Context) -> None:
 
 
 def upload_part(ctx: S3Context) -> None:
-    number = _part_number(ctx)
+    number = parse_part_number(ctx.query.get("partNumber"))
     upload = _upload(ctx)
     body = ctx.body(checksum_algorithm=upload.checksum_algorithm)
     part = ctx.backend.upload_part(upload, number, body)
@@ -83,18 +76,20 @@ def upload_part(ctx: S3Context) -> None:
 def _copy_range(header: str | None, size: int) -> tuple[int, int]:
     if header is None:
         return 0, size
-    try:
-        first, last = header.strip().removeprefix("bytes=").split("-")
-        start, end = int(first), int(last)
-    except ValueError:
-        raise errors.InvalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last", ArgumentName="x-amz-copy-source-range") from None
+    match = _COPY_RANGE.fullmatch(header.strip())
+    if not match:
+        raise errors.InvalidArgument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last", ArgumentName="x-amz-copy-source-range"
+        )
+    # Saturated positions: one past any object is unsatisfiable, like any other end beyond the source.
+    start, end = (parse_uint(text, name="x-amz-copy-source-range", maximum=INT64_MAX, clamp=True) for text in match.groups())
     if start > end or end >= size:
         raise errors.InvalidRange(RangeRequested=header, ActualObjectSize=str(size))
     return start, end - start + 1
 
 
 def upload_part_copy(ctx: S3Context) -> None:
-    number = _part_number(ctx)
+    number = parse_part_number(ctx.query.get("partNumber"))
     upload = _upload(ctx)
     source = copy_source(ctx)
     start, length = _copy_range(ctx.headers.get("x-amz-copy-source-range"), source.size)
@@ -189,10 +184,14 @@ def abort_multipart_upload(ctx: S3Context) -> None:
 def list_parts(ctx: S3Context) -> None:
     upload = _upload(ctx)
     limit = max_keys(ctx, "max-parts")
-    marker = ctx.query.get("part-number-marker", "0")
-    if not marker.isdigit():
-        raise errors.InvalidArgument("Provided part-number-marker not an integer or within integer range", ArgumentName="part-number-marker")
-    parts = ctx.backend.list_parts(upload, int(marker), limit + 1)
+    # Amazon's markers are 32-bit integers; SQLite's are 64-bit, so an unbounded one overflowed.
+    marker = parse_uint(
+        ctx.query.get("part-number-marker", "0"),
+        name="part-number-marker",
+        maximum=INT32_MAX,
+        error=errors.InvalidArgument("Provided part-number-marker not an integer or within integer range", ArgumentName="part-number-marker"),
+    )
+    parts = ctx.backend.list_parts(upload, marker, limit + 1)
     truncated = len(parts) > limit
     parts = parts[:limit]
     caller = owner_fields(upload_owner(ctx))
@@ -203,7 +202,7 @@ def list_parts(ctx: S3Context) -> None:
         ("Initiator", caller),
         ("Owner", caller),
         ("StorageClass", "STANDARD"),
-        ("PartNumberMarker", int(marker)),
+        ("PartNumberMarker", marker),
         ("NextPartNumberMarker", parts[-1].part_number if parts else None),
         ("MaxParts", limit),
         ("IsTruncated", truncated),

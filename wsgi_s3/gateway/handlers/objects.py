@@ -14,8 +14,9 @@ from wsgi_s3.model.types import ObjectVersion
 from wsgi_s3.model.versions import NULL_VERSION
 from wsgi_s3.s3 import checksums, errors
 from wsgi_s3.s3.conditions import NotModified, check_preconditions, parse_range
-from wsgi_s3.s3.headers import content_headers, header_value, http_date, response_overrides, to_wire, user_metadata
-from wsgi_s3.s3.names import check_bucket_name, check_key
+from wsgi_s3.s3.headers import content_headers, http_date, response_overrides, to_wire, user_metadata
+from wsgi_s3.s3.names import check_bucket_name, check_key, check_version_id
+from wsgi_s3.s3.numbers import parse_part_number
 from wsgi_s3.s3.xml import iso8601, parse_delete, render
 
 
@@ -73,17 +74,15 @@ def _object_headers(ctx: S3Context, version: ObjectVersion) -> None:
 
 def _part_span(version: ObjectVersion, part_number: str) -> tuple[int, int]:
     """(start, length) of part `part_number` of a multipart object (1 is all of a plain one)."""
-    if not part_number.isdigit() or not 1 <= int(part_number) <= 10000:
-        raise errors.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive", ArgumentName="partNumber")
+    number = parse_part_number(part_number)
     sizes = version.meta.part_sizes or (version.size,)
-    number = int(part_number)
     if number > len(sizes):
         raise errors.InvalidPartNumber()
     return sum(sizes[: number - 1]), sizes[number - 1]
 
 
 def _read_object(ctx: S3Context, send_body: bool) -> None:
-    version = find_version(ctx, ctx.bucket, ctx.key, ctx.query.get("versionId"))
+    version = find_version(ctx, ctx.bucket, ctx.key, check_version_id(ctx.query.get("versionId")))
     _object_headers(ctx, version)
     try:
         check_preconditions(ctx.headers, version.etag, version.timestamp_ns)
@@ -122,18 +121,18 @@ def head_object(ctx: S3Context) -> None:
 def get_object_tagging(ctx: S3Context) -> None:
     # Tags cannot be set (PutObjectTagging is not implemented), so every object has none. aws-cli v2
     # reads them before each multipart copy (`aws s3 cp`/`mv` between S3 locations) to copy them on.
-    version = find_version(ctx, ctx.bucket, ctx.key, ctx.query.get("versionId"))
+    version = find_version(ctx, ctx.bucket, ctx.key, check_version_id(ctx.query.get("versionId")))
     ctx.set_headers(version_headers(version))
     ctx.xml(render("Tagging", [("TagSet", [])]))
 
 
 def delete_object(ctx: S3Context) -> None:
-    result = ctx.backend.delete_object(ctx.bucket, ctx.key, ctx.query.get("versionId"))
+    result = ctx.backend.delete_object(ctx.bucket, ctx.key, check_version_id(ctx.query.get("versionId")))
     if result.delete_marker:
         ctx.resp.set_header("x-amz-delete-marker", "true")
     if result.version_id and result.version_id != NULL_VERSION:
         # An id no version has is echoed back as S3 does (the delete found nothing to remove).
-        ctx.resp.set_header("x-amz-version-id", header_value(result.version_id, "versionId"))
+        ctx.resp.set_header("x-amz-version-id", result.version_id)
     ctx.resp.status = falcon.HTTP_204
 
 
@@ -145,6 +144,7 @@ def delete_objects(ctx: S3Context) -> None:
     for target in targets:
         try:
             check_key(target.key)
+            check_version_id(target.version_id)
             result = ctx.backend.delete_object(ctx.bucket, target.key, target.version_id)
         except (errors.S3Error, storage.StorageError) as exc:
             error = to_s3_error(exc)
@@ -168,7 +168,7 @@ def parse_copy_source(header: str) -> tuple[str, str, str | None]:
     check_bucket_name(bucket)
     check_key(key)
     version_id = parse_qs(query).get("versionId", [None])[0]
-    return bucket, key, version_id
+    return bucket, key, check_version_id(version_id)
 
 
 def copy_source(ctx: S3Context) -> ObjectVersion:
