@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
 
 MIB = 1 << 20
 PART = 5 * MIB  # S3's smallest part but the last

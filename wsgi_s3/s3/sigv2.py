@@ -8,11 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from wsgi_s3.s3 import errors
+from wsgi_s3.s3.numbers import parse_uint
 from wsgi_s3.s3.sigv4 import SignedRequest, parse_http_date
 
 # Query parameters that are part of the signed resource (botocore's HmacV1Auth list; Amazon's docs).
@@ -27,7 +27,6 @@ SUB_RESOURCES = frozenset(
     }
 )
 # Seconds since the epoch; ten digits last until 2286, and a longer value is a client sending milliseconds.
-_EXPIRES = re.compile(r"[0-9]{1,10}")
 
 
 def has_v2_header(req: SignedRequest) -> bool:
@@ -89,10 +88,11 @@ def verify(
         access_key, provided, expires = query["AWSAccessKeyId"], query["Signature"], query.get("Expires", "")
         if not expires:
             raise errors.AccessDenied("Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters")
-        # ASCII digits only (str.isdigit() takes "²", which int() refuses), and seconds, not milliseconds.
-        if not _EXPIRES.fullmatch(expires):
-            raise errors.AccessDenied("Invalid date (should be seconds since epoch)")
-        if now.timestamp() > int(expires):
+        # Seconds, not milliseconds: ten digits at most.
+        expires_at = parse_uint(
+            expires, name="Expires", maximum=9_999_999_999, error=errors.AccessDenied("Invalid date (should be seconds since epoch)")
+        )
+        if now.timestamp() > expires_at:
             raise errors.AccessDenied("Request has expired", Expires=expires, ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
         text = string_to_sign(req, expires, virtual_bucket)
     secret = secret_for(access_key)

@@ -8,11 +8,11 @@ from wsgi_s3.gateway.handlers.objects import find_version, version_headers
 from wsgi_s3.model.types import ObjectVersion
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.headers import http_date
+from wsgi_s3.s3.numbers import INT32_MAX, parse_uint
 from wsgi_s3.s3.xml import render
 
 ATTRIBUTES = frozenset({"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"})
 MAX_PARTS = 1000
-_INT_MAX = 2**31 - 1  # S3's integer parameters are 32-bit
 
 
 def _requested(ctx: S3Context) -> frozenset[str]:
@@ -31,10 +31,8 @@ def _header_int(ctx: S3Context, name: str, default: int) -> int:
     raw = ctx.headers.get(name, "").strip()
     if not raw:
         return default
-    # ASCII digits of a bounded length only: int() would take "²" or thousands of digits.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= _INT_MAX):
-        raise errors.InvalidArgument(f"Provided {name} not an integer or within integer range", ArgumentName=name)
-    return int(raw)
+    error = errors.InvalidArgument(f"Provided {name} not an integer or within integer range", ArgumentName=name)
+    return parse_uint(raw, name=name, maximum=INT32_MAX, error=error)
 
 
 def _object_parts(version: ObjectVersion, limit: int, marker: int) -> list:
