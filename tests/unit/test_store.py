@@ -10,8 +10,10 @@ import time
 
 import pytest
 
+from wsgi_s3.backend.listing import list_page
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.model.versions import HybridClock
 from wsgi_s3.store.schema import MIGRATIONS
 from wsgi_s3.store.store import Store
 from wsgi_s3.store.sweeper import Sweeper
@@ -24,10 +26,13 @@ def store(tmp_path):
     return store
 
 
-def put(store: Store, key: str, data: bytes, version_id: str = "null", timestamp: int | None = None) -> ObjectVersion:
+def put(store: Store, key: str, data: bytes, version_id: str = "null", timestamp: int | None = None, origin: str = "") -> ObjectVersion:
     staged = store.stage(io.BytesIO(data))
-    version = ObjectVersion("bucket", key, version_id, timestamp or time.time_ns(), len(data), ObjectMeta(etag="e"), (Segment(staged.blob_id, staged.size),))
-    return store.commit_version(version, replace_null=version_id == "null")
+    version = ObjectVersion(
+        "bucket", key, version_id, timestamp or time.time_ns(), len(data), ObjectMeta(etag="e"), (Segment(staged.blob_id, staged.size),),
+        origin=origin,
+    )
+    return store.commit_version(version)
 
 
 def read(store: Store, version: ObjectVersion, start: int = 0, length: int | None = None) -> bytes:
@@ -40,6 +45,11 @@ def read(store: Store, version: ObjectVersion, start: int = 0, length: int | Non
 
 def blob_files(store: Store) -> list[str]:
     return [name for _, _, names in os.walk(store.blobs.blob_root) for name in names]
+
+
+def listing(store: Store, **options) -> object:
+    """A page of the bucket's listing, with the store as the source."""
+    return list_page(lambda *window: store.entries_after("bucket", *window), **options)
 
 
 def sweep(store: Store, grace: float = 0, reclaim_grace: float = 0) -> int:
@@ -66,7 +76,7 @@ def test_overwrite_of_null_version_frees_the_old_blob_after_the_reclaim_grace(st
 def test_a_reader_keeps_every_segment_of_what_it_opened(store):
     blobs = [store.stage(io.BytesIO(data)) for data in (b"first-", b"second-", b"third")]
     version = ObjectVersion("bucket", "mp", "null", 1, 18, ObjectMeta(etag="x-3"), tuple(Segment(b.blob_id, b.size) for b in blobs))
-    store.commit_version(version, replace_null=True)
+    store.commit_version(version)
     stream = store.read(store.get_version("bucket", "mp"), 0, 18)
     assert stream.read(6) == b"first-"
     store.delete_version("bucket", "mp", "null")
@@ -92,12 +102,43 @@ def test_out_of_order_commits_keep_the_newest_latest(store):
     assert store.get_version("bucket", "k").version_id == "v1"
 
 
+def test_the_null_version_keeps_the_newest_stamp_whatever_the_arrival_order(store):
+    put(store, "k", b"written at 2000", timestamp=2_000)
+    late = put(store, "k", b"written at 1000", timestamp=1_000)  # a replica hears of the older write last
+    assert not late.is_latest
+    assert read(store, store.get_version("bucket", "k")) == b"written at 2000"
+    assert len(blob_files(store)) == 1  # the losing write's blob was never adopted
+    put(store, "k", b"written at 3000", timestamp=3_000)
+    assert read(store, store.get_version("bucket", "k")) == b"written at 3000"
+
+
+@pytest.mark.parametrize("arrival", [("gateway-a", "gateway-b"), ("gateway-b", "gateway-a")])
+def test_equal_stamps_are_ordered_by_writer(store, arrival):
+    for origin in arrival:
+        put(store, "k", origin.encode(), timestamp=5_000, origin=origin)
+    assert read(store, store.get_version("bucket", "k")) == b"gateway-b"
+
+
+def test_a_replayed_commit_changes_nothing(store):
+    first = put(store, "k", b"once", version_id="v1", timestamp=1_000, origin="g")
+    replay = ObjectVersion("bucket", "k", "v1", 1_000, 4, ObjectMeta(etag="e"), (Segment(store.stage(io.BytesIO(b"once")).blob_id, 4),), origin="g")
+    store.commit_version(replay)
+    assert store.get_version("bucket", "k").segments == first.segments
+    assert len(blob_files(store)) == 1
+
+
+def test_the_hybrid_clock_never_runs_backwards():
+    readings = iter([5_000, 4_000, 4_000, 6_000])
+    clock = HybridClock("writer", wall=lambda: next(readings))
+    assert [clock.stamp() for _ in range(4)] == [5_000, 5_001, 5_002, 6_000]
+
+
 def test_a_failed_commit_removes_its_staged_blob_whatever_the_error(store, monkeypatch):
     staged = store.stage(io.BytesIO(b"data"))
     version = ObjectVersion("bucket", "k", "null", time.time_ns(), 4, ObjectMeta(etag="e"), (Segment(staged.blob_id, 4),))
     monkeypatch.setattr("wsgi_s3.store.metadata._insert_version", lambda *args: (_ for _ in ()).throw(sqlite3.OperationalError("disk I/O error")))
     with pytest.raises(sqlite3.OperationalError):
-        store.commit_version(version, replace_null=True)
+        store.commit_version(version)
     assert blob_files(store) == []
 
 
@@ -121,7 +162,7 @@ def test_conditional_create_is_checked_inside_the_commit(store):
     staged = store.stage(io.BytesIO(b"second"))
     version = ObjectVersion("bucket", "k", "null", time.time_ns(), 6, ObjectMeta(etag="e"), (Segment(staged.blob_id, 6),))
     with pytest.raises(errors.PreconditionFailed):
-        store.commit_version(version, replace_null=True, if_none_match=True)
+        store.commit_version(version, if_none_match=True)
     assert read(store, store.get_version("bucket", "k")) == b"first"
     assert len(blob_files(store)) == 1  # the losing write's blob is gone
 
@@ -129,7 +170,7 @@ def test_conditional_create_is_checked_inside_the_commit(store):
 def test_ranges_across_segments(store):
     a, b = store.stage(io.BytesIO(b"abcdef")), store.stage(io.BytesIO(b"ghij"))
     version = ObjectVersion("bucket", "mp", "null", 1, 10, ObjectMeta(etag="x-2"), (Segment(a.blob_id, 6), Segment(b.blob_id, 4)))
-    store.commit_version(version, replace_null=True)
+    store.commit_version(version)
     assert read(store, version) == b"abcdefghij"
     assert read(store, version, 4, 4) == b"efgh"
     assert read(store, version, 6, 2) == b"gh"
@@ -142,14 +183,14 @@ def test_listing_rolls_up_prefixes_and_pages(store):
     keys = ["a", "dir/1", "dir/2", "dir/sub/3", "e", "é", "z"]
     for key in keys:
         put(store, key, b"x")
-    page = store.list_latest("bucket", delimiter="/")
+    page = listing(store, delimiter="/")
     assert [v.key for v in page.objects] == ["a", "e", "z", "é"]
     assert page.common_prefixes == ["dir/"]
-    first = store.list_latest("bucket", delimiter="/", max_keys=2)
+    first = listing(store, delimiter="/", max_keys=2)
     assert [v.key for v in first.objects] == ["a"] and first.common_prefixes == ["dir/"] and first.is_truncated
-    rest = store.list_latest("bucket", delimiter="/", marker=first.next_marker)
+    rest = listing(store, delimiter="/", marker=first.next_marker)
     assert [v.key for v in rest.objects] == ["e", "z", "é"] and not rest.is_truncated
-    assert [v.key for v in store.list_latest("bucket", prefix="dir/").objects] == ["dir/1", "dir/2", "dir/sub/3"]
+    assert [v.key for v in listing(store, prefix="dir/").objects] == ["dir/1", "dir/2", "dir/sub/3"]
 
 
 @pytest.mark.parametrize("delimiter", ["\U0010ffff", "\ud7ff", "a\U0010ffff"])
@@ -157,11 +198,11 @@ def test_listing_rolls_up_under_the_highest_characters(store, delimiter):
     keys = [f"x{delimiter}1", f"x{delimiter}2", f"y{delimiter}", "\U0010ffff\U0010ffff", "\ue000"]
     for key in keys:
         put(store, key, b"")
-    page = store.list_latest("bucket", delimiter=delimiter)
+    page = listing(store, delimiter=delimiter)
     listed = sorted([*(v.key for v in page.objects), *page.common_prefixes], key=lambda k: k.encode())
     expected = {k[: k.find(delimiter) + len(delimiter)] if delimiter in k else k for k in keys}
     assert listed == sorted(expected, key=lambda k: k.encode())
-    again = store.list_latest("bucket", delimiter=delimiter, marker=page.common_prefixes[-1])
+    again = listing(store, delimiter=delimiter, marker=page.common_prefixes[-1])
     assert page.common_prefixes[-1] not in again.common_prefixes
 
 
@@ -170,9 +211,9 @@ def test_listing_skips_a_large_prefix_in_one_seek(store, monkeypatch):
         put(store, f"big/{index:05d}", b"")
     put(store, "small", b"")
     calls = []
-    original = store.meta.latest_after
-    monkeypatch.setattr(store.meta, "latest_after", lambda *args: calls.append(args) or original(*args))
-    page = store.list_latest("bucket", delimiter="/")
+    original = store.meta.entries_after
+    monkeypatch.setattr(store.meta, "entries_after", lambda *args: calls.append(args) or original(*args))
+    page = listing(store, delimiter="/")
     assert page.common_prefixes == ["big/"] and [v.key for v in page.objects] == ["small"]
     assert len(calls) <= 3  # not 3000 keys walked in batches
 
@@ -180,8 +221,8 @@ def test_listing_skips_a_large_prefix_in_one_seek(store, monkeypatch):
 def test_delete_markers_hide_keys_from_listing(store):
     put(store, "k", b"x", version_id="v1", timestamp=1)
     marker = ObjectVersion("bucket", "k", "v2", 2, 0, ObjectMeta(etag=""), (), delete_marker=True)
-    store.commit_version(marker, replace_null=False)
-    assert store.list_latest("bucket").objects == []
+    store.commit_version(marker)
+    assert listing(store).objects == []
     assert store.get_version("bucket", "k").delete_marker
 
 
@@ -195,13 +236,13 @@ def test_complete_upload_is_one_step_and_frees_unused_parts(store):
         store.put_part("u1", part)
         parts.append(part)
     version = ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2"))
-    store.complete_upload("u1", version, parts[:2], replace_null=True)
+    store.complete_upload("u1", version, parts[:2])
     assert read(store, store.get_version("bucket", "mp")) == b"aaabbb"
     assert sweep(store) == 1 and len(blob_files(store)) == 2  # the unused part's blob was freed
     with pytest.raises(errors.NotFound):
         store.get_upload("bucket", "mp", "u1")
     with pytest.raises(errors.NotFound):
-        store.complete_upload("u1", version, parts[:2], replace_null=True)
+        store.complete_upload("u1", version, parts[:2])
 
 
 def _upload_with_parts(store: Store, *contents: bytes) -> list[Part]:
@@ -219,7 +260,7 @@ def test_complete_uses_the_parts_as_they_are_at_commit_time(store):
     # Part 1 is uploaded again (same bytes, same ETag) after Complete read the parts list.
     again = store.stage(io.BytesIO(b"aaa"))
     store.put_part("u1", Part(1, "etag-aaa", 3, 2, again.blob_id))
-    store.complete_upload("u1", ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2")), validated, replace_null=True)
+    store.complete_upload("u1", ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2")), validated)
     sweep(store)  # reclaims the first upload of part 1, which the object must not use
     assert read(store, store.get_version("bucket", "mp")) == b"aaabbb"
 
@@ -229,7 +270,7 @@ def test_complete_refuses_a_part_replaced_by_different_bytes(store):
     other = store.stage(io.BytesIO(b"zzz"))
     store.put_part("u1", Part(1, "etag-zzz", 3, 2, other.blob_id))
     with pytest.raises(errors.NotFound) as exc:
-        store.complete_upload("u1", ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2")), validated, replace_null=True)
+        store.complete_upload("u1", ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2")), validated)
     assert exc.value.what == "part"
     assert store.get_upload("bucket", "mp", "u1")  # nothing changed
     with pytest.raises(errors.NotFound):
@@ -266,7 +307,7 @@ def test_a_commit_after_its_staged_blob_was_swept_fails_and_shows_nothing(store)
     assert sweep(store, grace=3600) == 1
     version = ObjectVersion("bucket", "k", "null", time.time_ns(), 4, ObjectMeta(etag="e"), (Segment(staged.blob_id, 4),))
     with pytest.raises(errors.Unavailable):
-        store.commit_version(version, replace_null=True)
+        store.commit_version(version)
     with pytest.raises(errors.NotFound):
         store.get_version("bucket", "k")
 
@@ -294,21 +335,27 @@ def test_data_files_are_private_to_the_service(store):
 
 def test_a_store_of_the_first_schema_knows_its_blobs_after_migrating(tmp_path):
     data_dir = tmp_path / "data"
-    old = Store(str(data_dir))
-    old.create_bucket("bucket", "us-east-1", "owner")
-    version = put(old, "k", b"from before")
-    _upload_with_parts(old, b"part")
-    old.meta.close()
+    blob_ids = ["aa" * 16, "bb" * 16]
+    for blob_id, data in zip(blob_ids, (b"from before", b"part")):
+        path = data_dir / "blobs" / blob_id[:2] / blob_id[2:4] / blob_id
+        path.parent.mkdir(parents=True)
+        path.write_bytes(data)
+        age(str(path), 7200)
     db = sqlite3.connect(data_dir / "meta.db", isolation_level=None)
-    db.execute("DROP TABLE blobs")
-    db.execute("PRAGMA user_version = 1")
+    db.executescript(MIGRATIONS[0] + ";PRAGMA user_version = 1")
+    db.execute("INSERT INTO buckets (name, created_ns, region) VALUES ('bucket', 1, 'us-east-1')")
+    db.execute(
+        "INSERT INTO versions VALUES ('bucket', 'k', 'null', 1, 1, 0, 11, ?, ?)", ('{"etag": "e"}', f'[["{blob_ids[0]}", 11]]')
+    )
+    db.execute("INSERT INTO uploads VALUES ('u1', 'bucket', 'mp', 1, '{\"etag\": \"\"}', '')")
+    db.execute("INSERT INTO parts VALUES ('u1', 1, 'e', 4, 1, ?, '{}')", (blob_ids[1],))
     db.close()
     store = Store(str(data_dir))
-    for path in blob_files(store):
-        age(os.path.join(store.blobs.blob_root, path[:2], path[2:4], path), 7200)
     assert sweep(store, grace=3600) == 0  # neither the object's blob nor the part's is an orphan
     assert read(store, store.get_version("bucket", "k")) == b"from before"
-    assert len(MIGRATIONS) == 2 and version.segments
+    assert store.get_version("bucket", "k").origin == ""
+    assert len(MIGRATIONS) == 3
+
 
 
 def test_failed_stage_leaves_no_file(store):

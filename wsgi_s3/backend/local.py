@@ -17,13 +17,15 @@ from wsgi_s3.model.types import (
     StagedBlob,
     Upload,
 )
-from wsgi_s3.model.versions import NULL_VERSION, new_version_id, now_ns
+from wsgi_s3.backend.listing import list_page
+from wsgi_s3.model.versions import NULL_VERSION, HybridClock, new_version_id, now_ns
 from wsgi_s3.store.store import Store
 
 
 class LocalBackend:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: HybridClock | None = None) -> None:
         self.store = store
+        self.clock = clock or HybridClock()
 
     # buckets
 
@@ -41,13 +43,10 @@ class LocalBackend:
 
     # objects
 
-    @staticmethod
-    def _new_version(bucket: BucketInfo) -> tuple[str, int, bool]:
-        """(version id, timestamp, replace_null) for a write into `bucket`, by its versioning state."""
-        timestamp = now_ns()
-        if bucket.versioning == "Enabled":
-            return new_version_id(timestamp), timestamp, False
-        return NULL_VERSION, timestamp, True
+    def _new_version(self, bucket: BucketInfo) -> tuple[str, int]:
+        """(version id, stamp) for a write into `bucket`, by its versioning state."""
+        timestamp = self.clock.stamp()
+        return (new_version_id(timestamp) if bucket.versioning == "Enabled" else NULL_VERSION), timestamp
 
     def _stage(self, body: BodySource) -> tuple[StagedBlob, ObjectMeta]:
         """Write the body invisibly, then let it verify its digests; a failure leaves no file."""
@@ -63,13 +62,14 @@ class LocalBackend:
     ) -> ObjectVersion:
         info = self.store.get_bucket(bucket)  # fail before reading a body into a bucket that is not there
         staged, meta = self._stage(body)
-        version_id, timestamp, replace_null = self._new_version(info)
+        version_id, timestamp = self._new_version(info)
         version = ObjectVersion(
-            bucket, key, version_id, timestamp, staged.size, meta, (Segment(staged.blob_id, staged.size),) if staged.size else ()
+            bucket, key, version_id, timestamp, staged.size, meta, (Segment(staged.blob_id, staged.size),) if staged.size else (),
+            origin=self.clock.origin,
         )
         if not staged.size:
             self.store.discard([staged])
-        return self.store.commit_version(version, replace_null=replace_null, if_none_match=if_none_match, if_match=if_match)
+        return self.store.commit_version(version, if_none_match=if_none_match, if_match=if_match)
 
     def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         return self.store.get_version(bucket, key, version_id)
@@ -82,13 +82,14 @@ class LocalBackend:
         if version_id is not None or not info.versioning:
             removed = self.store.delete_version(bucket, key, version_id or NULL_VERSION)
             return DeleteResult(version_id, bool(removed and removed.delete_marker))
-        version_id, timestamp, replace_null = self._new_version(info)
-        marker = ObjectVersion(bucket, key, version_id, timestamp, 0, ObjectMeta(etag=""), (), delete_marker=True)
-        self.store.commit_version(marker, replace_null=replace_null)
+        version_id, timestamp = self._new_version(info)
+        marker = ObjectVersion(bucket, key, version_id, timestamp, 0, ObjectMeta(etag=""), (), delete_marker=True, origin=self.clock.origin)
+        self.store.commit_version(marker)
         return DeleteResult(version_id, True)
 
     def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
-        return self.store.list_latest(bucket, prefix, delimiter, marker, max_keys)
+        self.store.get_bucket(bucket)
+        return list_page(lambda *window: self.store.entries_after(bucket, *window), prefix, delimiter, marker, max_keys)
 
     # multipart uploads
 
@@ -111,9 +112,9 @@ class LocalBackend:
         return self.store.list_parts(upload.upload_id, after_part, limit)
 
     def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta) -> ObjectVersion:
-        version_id, timestamp, replace_null = self._new_version(self.store.get_bucket(upload.bucket))
-        version = ObjectVersion(upload.bucket, upload.key, version_id, timestamp, sum(part.size for part in parts), meta)
-        return self.store.complete_upload(upload.upload_id, version, parts, replace_null=replace_null)
+        version_id, timestamp = self._new_version(self.store.get_bucket(upload.bucket))
+        version = ObjectVersion(upload.bucket, upload.key, version_id, timestamp, sum(part.size for part in parts), meta, origin=self.clock.origin)
+        return self.store.complete_upload(upload.upload_id, version, parts)
 
     def abort_upload(self, upload: Upload) -> None:
         self.store.abort_upload(upload.bucket, upload.key, upload.upload_id)

@@ -47,6 +47,7 @@ class ObjectVersion:
     segments: tuple[Segment, ...] = ()
     delete_marker: bool = False
     is_latest: bool = True
+    origin: str = ""  # the writer that stamped it (see model/versions.py)
 
     @property
     def etag(self) -> str:
@@ -54,10 +55,23 @@ class ObjectVersion:
 
 
 @dataclass(frozen=True)
+class ListEntry:
+    """What a listing shows of a key's newest version: no content headers, no user metadata."""
+
+    key: str
+    timestamp_ns: int
+    etag: str
+    size: int
+    checksum_algorithms: tuple[str, ...] = ()
+    checksum_type: str = ""
+    delete_marker: bool = False
+
+
+@dataclass(frozen=True)
 class ListPage:
     """One page of a key-ordered listing; `next_marker` is the last key or common prefix returned."""
 
-    objects: list[ObjectVersion]
+    objects: list[ListEntry]
     common_prefixes: list[str]
     is_truncated: bool
     next_marker: str | None

@@ -1,11 +1,49 @@
-"""Version ids. Every floor orders versions one way: newest wins by (timestamp, version id)."""
+"""Version ids, stamps and the one order of versions that every floor and every replica applies.
+
+A version's place in history is its stamp (a hybrid logical clock: wall time in nanoseconds that
+never runs backwards for its writer), then the writer's id (`origin`), then the version id. Replicas
+may receive writes in any order; applying `newer` on every commit makes them agree regardless.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 NULL_VERSION = "null"
+
+
+class Ordered(Protocol):
+    timestamp_ns: int
+    origin: str
+    version_id: str
+
+
+def order_key(version: Ordered) -> tuple[int, str, str]:
+    return (version.timestamp_ns, version.origin, version.version_id)
+
+
+def newer(a: Ordered, b: Ordered) -> bool:
+    """Whether `a` comes after `b` in every replica's history."""
+    return order_key(a) > order_key(b)
+
+
+class HybridClock:
+    """The stamps of one writer: its wall clock, but always after every stamp it issued before, so a
+    clock stepped back (NTP) never orders a later write before an earlier one of the same writer.
+    `origin` breaks ties between writers whose stamps collide."""
+
+    def __init__(self, origin: str | None = None, wall: Callable[[], int] = time.time_ns) -> None:
+        self.origin = origin or f"{socket.gethostname()}/{os.getpid()}"
+        self.wall = wall
+        self.last = 0
+
+    def stamp(self) -> int:
+        self.last = max(self.wall(), self.last + 1)
+        return self.last
 
 
 def now_ns() -> int:
@@ -15,4 +53,3 @@ def now_ns() -> int:
 def new_version_id(timestamp_ns: int) -> str:
     # Sortable by time first so ids of one key sort like their timestamps; random tail for uniqueness.
     return f"{timestamp_ns:020d}{os.urandom(8).hex()}"
-

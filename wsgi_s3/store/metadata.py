@@ -21,10 +21,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ObjectMeta, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.model.versions import newer
 from wsgi_s3.store.busy import when_unlocked
 
-_VERSION_COLUMNS = "bucket, key, version_id, timestamp_ns, is_latest, delete_marker, size, meta, segments"
+_VERSION_COLUMNS = "bucket, key, version_id, timestamp_ns, is_latest, delete_marker, size, meta, segments, origin"
+# A listing shows the ETag and checksum algorithms of a version, not its content headers or user metadata.
+_ENTRY_COLUMNS = """key, timestamp_ns, json_extract(meta, '$.etag'), size,
+    (SELECT group_concat(checksum.key) FROM json_each(meta, '$.checksums') AS checksum),
+    json_extract(meta, '$.checksum_type'), delete_marker"""
 _UPLOAD_COLUMNS = "upload_id, bucket, key, initiated_ns, meta, checksum_algorithm"
 _PART_COLUMNS = "part_number, etag, size, timestamp_ns, blob_id, checksums"
 _MAX_PARTS = 10000
@@ -112,14 +117,17 @@ class Metadata:
     # versions
 
     def insert_version(
-        self, version: ObjectVersion, *, replace_null: bool, if_none_match: bool = False, if_match: str | None = None
-    ) -> ObjectVersion:
-        """Make a version (and its staged blobs) visible; see `_insert_version`."""
+        self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> tuple[ObjectVersion, bool]:
+        """Make a version (and its staged blobs) visible; see `_insert_version`. Returns it and
+        whether it was applied (False: a newer version of the same id is kept)."""
         with self.write() as conn:
-            self._adopt(conn, [segment.blob_id for segment in version.segments])
-            return _insert_version(conn, version, replace_null, if_none_match, if_match)
+            stored, applied = _insert_version(conn, version, if_none_match, if_match)
+            if applied:
+                self._adopt(conn, [segment.blob_id for segment in version.segments])
+            return stored, applied
 
-    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part], *, replace_null: bool) -> ObjectVersion:
+    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> ObjectVersion:
         """Make a multipart object visible and drop its upload in one transaction.
 
         `parts` are what the caller validated; each is looked up again here, so that a part
@@ -137,8 +145,8 @@ class Metadata:
                 if found.size:
                     segments.append(Segment(found.blob_id, found.size))
             version = replace(version, segments=tuple(segments))
-            result = _insert_version(conn, version, replace_null, False, None)
-            _drop_upload(conn, upload_id, keep={segment.blob_id for segment in segments})
+            result, applied = _insert_version(conn, version, False, None)
+            _drop_upload(conn, upload_id, keep={segment.blob_id for segment in segments} if applied else ())
         return result
 
     def get_version(self, bucket: str, key: str, version_id: str | None) -> ObjectVersion:
@@ -165,16 +173,19 @@ class Metadata:
             _relink_latest(conn, bucket, key)
         return old
 
-    def latest_after(self, bucket: str, after: str, inclusive: bool, limit: int) -> list[ObjectVersion]:
-        """Current, non-deleted versions with key > after (or >=), in key order."""
-        op = ">=" if inclusive else ">"
+    def entries_after(self, bucket: str, after: str, inclusive: bool, before: str | None, limit: int) -> list[ListEntry]:
+        """Each key's current version (delete markers included) with after < key (<= when
+        inclusive) and key < before, in key order: an index range scan of the rows a page uses."""
+        bounds = f"key {'>=' if inclusive else '>'} ?" + (" AND key < ?" if before is not None else "")
         rows = self.query(
-            f"""SELECT {_VERSION_COLUMNS} FROM versions INDEXED BY versions_latest
-                WHERE bucket = ? AND key {op} ? AND is_latest = 1 AND delete_marker = 0
-                ORDER BY key LIMIT ?""",
-            (bucket, after, limit),
+            f"""SELECT {_ENTRY_COLUMNS} FROM versions INDEXED BY versions_latest
+                WHERE bucket = ? AND is_latest = 1 AND {bounds} ORDER BY key LIMIT ?""",
+            (bucket, after, *((before,) if before is not None else ()), limit),
         )
-        return [_from_row(row) for row in rows]
+        return [
+            ListEntry(key, ts, etag or "", size, tuple(algorithms.split(",")) if algorithms else (), checksum_type or "", bool(marker))
+            for key, ts, etag, size, algorithms, checksum_type, marker in rows
+        ]
 
     # blobs
 
@@ -284,12 +295,13 @@ def _free(conn: sqlite3.Connection, blob_ids: list[str]) -> None:
 
 
 def _insert_version(
-    conn: sqlite3.Connection, version: ObjectVersion, replace_null: bool, if_none_match: bool, if_match: str | None
-) -> ObjectVersion:
-    """The new version becomes the latest unless a newer one is already there (replicas may see
-    writes out of order). With `replace_null`, an existing version of the same id is replaced (an
-    unversioned bucket keeps one "null" version per key) and its blobs freed. Conditions are
-    checked here, inside the transaction, so two racing conditional writes cannot both win."""
+    conn: sqlite3.Connection, version: ObjectVersion, if_none_match: bool, if_match: str | None
+) -> tuple[ObjectVersion, bool]:
+    """Insert a version unless a newer one of the same id is there (`model.versions.newer`): the
+    null version of an unversioned bucket, or the same write replayed to a replica. An older one is
+    replaced and its blobs freed. Whichever arrives last, every replica keeps the same one, and the
+    newest version of the key is its latest. Conditions are checked here, inside the transaction,
+    so two racing conditional writes cannot both win. Returns the version and whether it was applied."""
     _require_bucket(conn, version.bucket)
     latest = _latest_row(conn, version.bucket, version.key)
     live = latest is not None and not latest.delete_marker
@@ -297,16 +309,16 @@ def _insert_version(
         raise errors.PreconditionFailed(version.key)
     if if_match is not None and (not live or latest.etag != if_match):
         raise errors.PreconditionFailed(version.key)
-    if replace_null:
-        old = _version_row(conn, version.bucket, version.key, version.version_id)
-        if old is not None:
-            _free(conn, [s.blob_id for s in old.segments])
-            conn.execute(
-                "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
-                (version.bucket, version.key, version.version_id),
-            )
-    conn.execute(f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _to_row(version))
-    return replace(version, is_latest=_relink_latest(conn, version.bucket, version.key) == version.version_id)
+    old = _version_row(conn, version.bucket, version.key, version.version_id)
+    if old is not None:
+        if not newer(version, old):
+            return replace(version, is_latest=False), False
+        _free(conn, [s.blob_id for s in old.segments])
+        conn.execute(
+            "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (version.bucket, version.key, version.version_id)
+        )
+    conn.execute(f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _to_row(version))
+    return replace(version, is_latest=_relink_latest(conn, version.bucket, version.key) == version.version_id), True
 
 
 def _require_bucket(conn: sqlite3.Connection, bucket: str) -> None:
@@ -320,9 +332,10 @@ def _latest_row(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectVersio
 
 
 def _relink_latest(conn: sqlite3.Connection, bucket: str, key: str) -> str | None:
-    """Flag the newest version of a key (by timestamp, then id) as latest; returns its id."""
+    """Flag the newest version of a key (`model.versions.order_key`) as latest; returns its id."""
     row = conn.execute(
-        "SELECT version_id FROM versions WHERE bucket = ? AND key = ? ORDER BY timestamp_ns DESC, version_id DESC LIMIT 1",
+        """SELECT version_id FROM versions WHERE bucket = ? AND key = ?
+           ORDER BY timestamp_ns DESC, origin DESC, version_id DESC LIMIT 1""",
         (bucket, key),
     ).fetchone()
     newest = row[0] if row else None
@@ -353,11 +366,13 @@ def _meta_from_json(text: str) -> ObjectMeta:
 
 def _to_row(v: ObjectVersion) -> tuple:
     segments = json.dumps([[s.blob_id, s.size] for s in v.segments], separators=(",", ":"))
-    return (v.bucket, v.key, v.version_id, v.timestamp_ns, int(v.is_latest), int(v.delete_marker), v.size, _meta_json(v.meta), segments)
+    return (
+        v.bucket, v.key, v.version_id, v.timestamp_ns, int(v.is_latest), int(v.delete_marker), v.size, _meta_json(v.meta), segments, v.origin
+    )
 
 
 def _from_row(row: tuple) -> ObjectVersion:
-    bucket, key, version_id, ts, is_latest, delete_marker, size, meta, segments = row
+    bucket, key, version_id, ts, is_latest, delete_marker, size, meta, segments, origin = row
     return ObjectVersion(
         bucket=bucket,
         key=key,
@@ -368,6 +383,7 @@ def _from_row(row: tuple) -> ObjectVersion:
         segments=tuple(Segment(blob, n) for blob, n in json.loads(segments)),
         delete_marker=bool(delete_marker),
         is_latest=bool(is_latest),
+        origin=origin,
     )
 
 

@@ -65,6 +65,10 @@ MIGRATIONS: list[str] = [
         SELECT json_extract(segment.value, '$[0]') FROM versions, json_each(versions.segments) AS segment;
     INSERT OR IGNORE INTO blobs (blob_id) SELECT blob_id FROM parts
     """,
+    """
+    -- The writer that stamped a version, which breaks ties between equal stamps (model/versions.py).
+    ALTER TABLE versions ADD COLUMN origin TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 

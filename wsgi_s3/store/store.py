@@ -16,13 +16,10 @@ from __future__ import annotations
 import os
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListPage, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectVersion, Part, StagedBlob, Upload
 from wsgi_s3.model.versions import now_ns
 from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
-
-_LIST_BATCH = 1000
-
 
 class Store:
     def __init__(self, data_dir: str, *, lock_timeout: float = 10.0) -> None:
@@ -54,16 +51,17 @@ class Store:
         """Remove staged blobs that will never be committed (nothing references them)."""
         self.blobs.remove([blob.blob_id for blob in staged])
 
-    def commit_version(
-        self, version: ObjectVersion, *, replace_null: bool, if_none_match: bool = False, if_match: str | None = None
-    ) -> ObjectVersion:
-        """Make a version visible. If the commit fails for any reason its staged blobs are removed."""
+    def commit_version(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None) -> ObjectVersion:
+        """Make a version visible, unless a newer one of the same id is there already (see
+        Metadata.insert_version). Staged blobs that end up unreferenced (the commit failed, or lost)
+        are removed at once: no reader ever saw them."""
+        applied = False
         try:
-            return self.meta.insert_version(version, replace_null=replace_null, if_none_match=if_none_match, if_match=if_match)
-        except BaseException:
-            # The transaction rolled back: nothing references these blobs.
-            self.blobs.remove([s.blob_id for s in version.segments])
-            raise
+            stored, applied = self.meta.insert_version(version, if_none_match=if_none_match, if_match=if_match)
+            return stored
+        finally:
+            if not applied:
+                self.blobs.remove([s.blob_id for s in version.segments])
 
     def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         return self.meta.get_version(bucket, key, version_id)
@@ -79,42 +77,9 @@ class Store:
     def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
         return self.meta.delete_version(bucket, key, version_id)
 
-    def list_latest(self, bucket: str, prefix: str = "", delimiter: str = "", marker: str = "", max_keys: int = 1000) -> ListPage:
-        """Current versions in key order after `marker`, with keys under a delimiter rolled up.
-
-        A rolled-up prefix is skipped in one index seek (to just past "<prefix>\\uffff..."), so a
-        page costs about the same however many keys sit under the prefixes it returns."""
-        self.meta.get_bucket(bucket)
-        objects: list[ObjectVersion] = []
-        prefixes: list[str] = []
-        cursor: str | None = marker
-        inclusive = False
-        if delimiter and marker.startswith(prefix) and marker.endswith(delimiter) and delimiter in marker[len(prefix):]:
-            cursor, inclusive = _after_prefix(marker), True  # resume after a common prefix already returned
-        if cursor is not None and prefix > cursor:
-            cursor, inclusive = prefix, True
-        last: str | None = None
-        while True:
-            if cursor is None:  # nothing sorts after the last prefix rolled up
-                return ListPage(objects, prefixes, False, last)
-            batch = self.meta.latest_after(bucket, cursor, inclusive, _LIST_BATCH)
-            if not batch:
-                return ListPage(objects, prefixes, False, last)
-            for version in batch:
-                if not version.key.startswith(prefix):
-                    return ListPage(objects, prefixes, False, last)
-                if len(objects) + len(prefixes) == max_keys:
-                    return ListPage(objects, prefixes, True, last)
-                cut = version.key.find(delimiter, len(prefix)) if delimiter else -1
-                if cut >= 0:
-                    common = version.key[: cut + len(delimiter)]
-                    prefixes.append(common)
-                    last = common
-                    cursor, inclusive = _after_prefix(common), True
-                    break
-                objects.append(version)
-                last = version.key
-                cursor, inclusive = version.key, False
+    def entries_after(self, bucket: str, after: str, inclusive: bool, before: str | None, limit: int) -> list[ListEntry]:
+        """Each key's current version (delete markers included) in key order: a `listing.Fetch`."""
+        return self.meta.entries_after(bucket, after, inclusive, before, limit)
 
     # multipart uploads
 
@@ -141,19 +106,7 @@ class Store:
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
         self.meta.abort_upload(bucket, key, upload_id)
 
-    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part], *, replace_null: bool) -> ObjectVersion:
+    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> ObjectVersion:
         """Commit `version` made of `parts` (validated by the caller, resolved to blobs again inside
         the commit: see Metadata.complete_upload)."""
-        return self.meta.complete_upload(upload_id, version, parts, replace_null=replace_null)
-
-
-def _after_prefix(common_prefix: str) -> str | None:
-    """The smallest string greater than every key that starts with `common_prefix`, in code point
-    order (which is SQLite's UTF-8 byte order); None when there is none (all U+10FFFF)."""
-    stripped = common_prefix.rstrip("\U0010ffff")
-    if not stripped:
-        return None
-    following = ord(stripped[-1]) + 1
-    if 0xD800 <= following <= 0xDFFF:  # surrogates are not characters: UTF-8 goes on at U+E000
-        following = 0xE000
-    return stripped[:-1] + chr(following)
+        return self.meta.complete_upload(upload_id, version, parts)

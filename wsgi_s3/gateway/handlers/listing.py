@@ -7,7 +7,7 @@ import binascii
 
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.handlers.service import owner_fields
-from wsgi_s3.model.types import ListPage, ObjectVersion
+from wsgi_s3.model.types import ListEntry, ListPage
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.names import encode_key
 from wsgi_s3.s3.numbers import INT32_MAX, is_ascii_digits, parse_uint
@@ -32,16 +32,16 @@ def encoding_type(ctx: S3Context) -> str | None:
     return value
 
 
-def _contents(version: ObjectVersion, encoding: str | None, owner: str | None) -> tuple[str, list]:
+def _contents(entry: ListEntry, encoding: str | None, owner: str | None) -> tuple[str, list]:
     fields: list = [
-        ("Key", encode_key(version.key, encoding)),
-        ("LastModified", iso8601(version.timestamp_ns)),
-        ("ETag", f'"{version.etag}"'),
+        ("Key", encode_key(entry.key, encoding)),
+        ("LastModified", iso8601(entry.timestamp_ns)),
+        ("ETag", f'"{entry.etag}"'),
     ]
-    fields += [("ChecksumAlgorithm", algorithm) for algorithm in version.meta.checksums]
-    if version.meta.checksum_type:
-        fields.append(("ChecksumType", version.meta.checksum_type))
-    fields += [("Size", version.size), ("StorageClass", "STANDARD")]
+    fields += [("ChecksumAlgorithm", algorithm) for algorithm in entry.checksum_algorithms]
+    if entry.checksum_type:
+        fields.append(("ChecksumType", entry.checksum_type))
+    fields += [("Size", entry.size), ("StorageClass", "STANDARD")]
     if owner is not None:
         fields.append(("Owner", owner_fields(owner)))
     return "Contents", fields
