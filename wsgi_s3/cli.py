@@ -127,7 +127,8 @@ def ring_command(args: argparse.Namespace) -> int:
     for node in ring.nodes:
         fair = node.weight / total_weight
         print(f"{node.url:<40} {node.weight:>6g} {fair:>7.1%} {first[node]:>7.1%} {held[node]:>7.1%}")
-    print("fair: weight / total weight; first: share of keys it owns first; holds: share of objects with a replica on it")
+    print("fair: weight / total weight; first: share of keys it owns first;")
+    print("holds: share of objects with a replica on it")
     return 0
 
 
@@ -146,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     ring = commands.add_parser("ring", help="show which nodes own keys, or each node's share of the key space")
     ring.add_argument("--nodes", required=True, help="URL[=WEIGHT],... e.g. http://10.0.0.1:9001,http://10.0.0.2:9001=2")
     ring.add_argument("--replicas", type=int, default=3, help="owners per object (default 3)")
-    ring.add_argument("--vnodes", type=int, default=DEFAULT_VNODES, help=f"virtual nodes per unit of weight (default {DEFAULT_VNODES})")
+    ring.add_argument(
+        "--vnodes", type=int, default=DEFAULT_VNODES, help=f"virtual nodes per unit of weight (default {DEFAULT_VNODES})"
+    )
     ring.add_argument("keys", nargs="*", metavar="KEY", help="bucket/key to place (without: print each node's share)")
     ring.set_defaults(run=ring_command)
     return parser
