@@ -1,4 +1,4 @@
-"""The `wsgi-s3` command: serve | credentials.
+"""The `wsgi-s3` command: serve | credentials | ring.
 
 The seed's single-dash Go-style flags are accepted as written (`-listen=:9000 -data=./data`).
 """
@@ -11,6 +11,7 @@ import re
 import sys
 
 from wsgi_s3 import __version__
+from wsgi_s3.cluster.ring import DEFAULT_VNODES, Ring, parse_nodes
 from wsgi_s3.config import SETTINGS_ENV, Settings, load
 
 # Go-style flag names of the seed mapped to ours.
@@ -101,6 +102,36 @@ def credentials_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def ring_command(args: argparse.Namespace) -> int:
+    """Where keys go (with KEYs), or each node's share of the key space (without)."""
+    try:
+        ring = Ring(parse_nodes(args.nodes), args.vnodes)
+        ring.check_replicas(args.replicas)
+        for key in args.keys:
+            bucket, slash, _ = key.partition("/")
+            if not bucket or not slash:
+                raise ValueError(f"{key!r}: a key is written bucket/key")
+    except ValueError as error:
+        print(f"wsgi-s3: {error}", file=sys.stderr)
+        return 2
+    for key in args.keys:
+        handoff = next(ring.handoffs(key, args.replicas), None)
+        owners = " ".join(node.url for node in ring.primaries(key, args.replicas))
+        print(f"{key} -> {owners} (handoff: {handoff.url if handoff else 'none'})")
+    if args.keys:
+        return 0
+    first, held = ring.shares(1), ring.shares(args.replicas)
+    total_weight = sum(node.weight for node in ring.nodes)
+    print(f"{len(ring.nodes)} nodes, {ring.vnodes} virtual nodes per unit of weight, {args.replicas} replicas")
+    print(f"{'node':<40} {'weight':>6} {'fair':>7} {'first':>7} {'holds':>7}")
+    for node in ring.nodes:
+        fair = node.weight / total_weight
+        print(f"{node.url:<40} {node.weight:>6g} {fair:>7.1%} {first[node]:>7.1%} {held[node]:>7.1%}")
+    print("fair: weight / total weight; first: share of keys it owns first;")
+    print("holds: share of objects with a replica on it")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wsgi-s3", description="An S3-compatible object store.")
     parser.add_argument("--version", action="version", version=f"wsgi-s3 {__version__}")
@@ -113,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     creds.add_argument("--permissions", default="*", help="comma-separated: read, write, delete or * (default *)")
     _add_server_flags(creds)
     creds.set_defaults(run=credentials_command)
+    ring = commands.add_parser("ring", help="show which nodes own keys, or each node's share of the key space")
+    ring.add_argument("--nodes", required=True, help="URL[=WEIGHT],... e.g. http://10.0.0.1:9001,http://10.0.0.2:9001=2")
+    ring.add_argument("--replicas", type=int, default=3, help="owners per object (default 3)")
+    ring.add_argument(
+        "--vnodes", type=int, default=DEFAULT_VNODES, help=f"virtual nodes per unit of weight (default {DEFAULT_VNODES})"
+    )
+    ring.add_argument("keys", nargs="*", metavar="KEY", help="bucket/key to place (without: print each node's share)")
+    ring.set_defaults(run=ring_command)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Many nodes: which nodes own an object, and how a gateway reaches them."""
