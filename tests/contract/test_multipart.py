@@ -147,23 +147,3 @@ def test_list_uploads_pages_after_a_key_and_upload_id_pair(backend: Backend, buc
     assert listed == backend.list_uploads(bucket, "", "", 1000)  # pages join up to the one-page listing
     assert backend.list_uploads(bucket, "a", "", 1000) == listed  # every upload id of "a" is after ""
     assert backend.list_uploads(bucket, "a", listed[2].upload_id, 1000) == listed[3:]
-
-
-def test_an_upload_is_found_only_under_its_own_bucket_and_key(backend: Backend, bucket: str) -> None:
-    upload = backend.create_upload(bucket, "k", CREATED, "")
-    for key, upload_id in (("other", upload.upload_id), ("k", "no-such-upload")):
-        with pytest.raises(errors.NotFound) as raised:
-            backend.get_upload(bucket, key, upload_id)
-        assert raised.value.what == "upload"
-    with pytest.raises(errors.NotFound) as raised:
-        backend.abort_upload(Upload("no-such-upload", bucket, "k", 0, CREATED))
-    assert raised.value.what == "upload"
-
-
-def test_multipart_operations_in_a_missing_bucket_are_not_found_bucket(backend: Backend) -> None:
-    with pytest.raises(errors.NotFound) as raised:
-        backend.create_upload("missing", "k", CREATED, "")
-    assert raised.value.what == "bucket"
-    with pytest.raises(errors.NotFound) as raised:
-        backend.list_uploads("missing", "", "", 1000)
-    assert raised.value.what == "bucket"

@@ -1,5 +1,5 @@
 """Objects in an unversioned bucket (versioning cannot be set through a Backend yet): put, head,
-get by range, overwrite, delete, and the NotFound errors for what is missing."""
+get by range, overwrite, delete."""
 
 from __future__ import annotations
 
@@ -81,32 +81,3 @@ def test_deleting_a_key_leaves_its_neighbours(backend: Backend, bucket: str) -> 
     backend.delete_object(bucket, "ab")
     assert [v.key for v in backend.list_objects(bucket, "", "", "", 1000).objects] == ["a", "b"]
     assert get(backend, bucket, "a") == b"a" and get(backend, bucket, "b") == b"b"
-
-
-def test_a_missing_key_is_not_found_key(backend: Backend, bucket: str) -> None:
-    with pytest.raises(errors.NotFound) as raised:
-        backend.head_object(bucket, "never")
-    assert raised.value.what == "key"
-
-
-def test_a_version_id_that_does_not_exist_is_not_found_version(backend: Backend, bucket: str) -> None:
-    put(backend, bucket, "k", b"data")
-    with pytest.raises(errors.NotFound) as raised:
-        backend.head_object(bucket, "k", "00000000000000000001ffffffffffffffff")
-    assert raised.value.what == "version"
-
-
-@pytest.mark.parametrize(
-    "operation",
-    [
-        lambda backend: backend.put_object("missing", "k", MemoryBody(b"data")),
-        lambda backend: backend.head_object("missing", "k"),
-        lambda backend: backend.delete_object("missing", "k"),
-        lambda backend: backend.list_objects("missing", "", "", "", 1000),
-    ],
-    ids=["put", "head", "delete", "list"],
-)
-def test_object_operations_in_a_missing_bucket_are_not_found_bucket(backend: Backend, operation) -> None:
-    with pytest.raises(errors.NotFound) as raised:
-        operation(backend)
-    assert raised.value.what == "bucket"
