@@ -10,6 +10,7 @@ import pytest
 
 from tests.contract.conftest import put
 from wsgi_s3.backend.base import Backend
+from wsgi_s3.model.types import ListPage
 
 # S3 lists in UTF-8 byte order. Keys on both sides of the UTF-16 surrogate range catch a backend
 # that sorts UTF-16 code units (Java, JavaScript, some collations): there U+1F600 sorts before
@@ -46,15 +47,22 @@ def model(prefix: str, delimiter: str, marker: str = "") -> list[tuple[str, bool
     return entries
 
 
+def entries_of(page: ListPage) -> list[tuple[str, bool]]:
+    """A page's objects and common prefixes merged in one order (each list must be in order already)."""
+    keys, prefixes = [v.key for v in page.objects], page.common_prefixes
+    assert keys == utf8_order(keys) and prefixes == utf8_order(prefixes)
+    return sorted([(key, False) for key in keys] + [(common, True) for common in prefixes], key=lambda entry: entry[0].encode())
+
+
 def walk(backend: Backend, bucket: str, prefix: str, delimiter: str, max_keys: int) -> list[tuple[str, bool]]:
     """Every page from the start, each resumed at the last page's next_marker."""
     entries: list[tuple[str, bool]] = []
     marker = ""
     while True:
         page = backend.list_objects(bucket, prefix, delimiter, marker, max_keys)
-        found = [(v.key, False) for v in page.objects] + [(p, True) for p in page.common_prefixes]
+        found = entries_of(page)
         assert len(found) <= max_keys
-        entries += sorted(found, key=lambda entry: entry[0].encode())
+        entries += found
         if not page.is_truncated:
             return entries
         assert found and page.next_marker == max(entry[0] for entry in found)  # a truncated page always moves on
@@ -106,9 +114,7 @@ def test_a_marker_inside_a_common_prefix_rolls_up_only_the_keys_after_it(backend
     assert ("photos/2024/", True) in model("photos/", "/", "photos/2024/x.jpg")
     assert ("photos/2024/", True) not in model("photos/", "/", "photos/2024/y.jpg")
     for marker in ("photos/2024/x.jpg", "photos/2024/y.jpg"):
-        page = backend.list_objects(listed, "photos/", "/", marker, 1000)
-        found = [(v.key, False) for v in page.objects] + [(p, True) for p in page.common_prefixes]
-        assert sorted(found, key=lambda entry: entry[0].encode()) == model("photos/", "/", marker), marker
+        assert entries_of(backend.list_objects(listed, "photos/", "/", marker, 1000)) == model("photos/", "/", marker), marker
 
 
 def test_deleted_keys_are_not_listed(backend: Backend, listed: str) -> None:
