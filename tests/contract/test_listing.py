@@ -65,7 +65,7 @@ def walk(backend: Backend, bucket: str, prefix: str, delimiter: str, max_keys: i
         entries += found
         if not page.is_truncated:
             return entries
-        assert found and page.next_marker == max(entry[0] for entry in found)  # a truncated page always moves on
+        assert found and page.next_marker == found[-1][0]  # the last entry listed: the next page moves on
         marker = page.next_marker
 
 

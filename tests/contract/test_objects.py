@@ -11,7 +11,7 @@ from tests.contract.conftest import MemoryBody, get, put, read
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.model import errors
 
-DATA = bytes(range(256)) * 40 + b"tail"  # 10,244 bytes, none of them alike in a row
+DATA = bytes(range(256)) * 40 + b"tail"  # 10,244 bytes: a range read from a wrong offset reads other bytes
 
 
 def test_a_put_object_is_found_by_head_with_its_size_etag_and_metadata(backend: Backend, bucket: str) -> None:
