@@ -1,0 +1,32 @@
+"""Buckets: create, get, list in name order, delete and create again."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.contract.conftest import OWNER, REGION
+from wsgi_s3.backend.base import Backend
+from wsgi_s3.model import errors
+
+
+def test_a_created_bucket_is_found_with_what_it_was_created_with(backend: Backend) -> None:
+    created = backend.create_bucket("photos", "eu-west-1", OWNER)
+    assert (created.name, created.region, created.owner, created.versioning) == ("photos", "eu-west-1", OWNER, "")
+    assert backend.get_bucket("photos") == created
+
+
+def test_buckets_are_listed_in_name_order(backend: Backend) -> None:
+    for name in ("zeta", "alpha", "mid-1", "mid.0"):
+        backend.create_bucket(name, REGION, OWNER)
+    assert [info.name for info in backend.list_buckets()] == ["alpha", "mid-1", "mid.0", "zeta"]
+
+
+def test_a_deleted_bucket_is_gone(backend: Backend) -> None:
+    backend.create_bucket("gone", REGION, OWNER)
+    backend.delete_bucket("gone")
+    assert backend.list_buckets() == []
+    with pytest.raises(errors.NotFound) as raised:
+        backend.get_bucket("gone")
+    assert raised.value.what == "bucket"
+    backend.create_bucket("gone", REGION, OWNER)  # the name is free again
+    assert [info.name for info in backend.list_buckets()] == ["gone"]
