@@ -123,6 +123,15 @@ def test_list_multipart_uploads_with_prefix_delimiter_and_pages(s3, bucket):
     assert [u["Key"] for u in rest["Uploads"]] == ["logs/sub/c", "other"]
 
 
+def test_list_multipart_uploads_after_a_key_marker_alone_skips_that_key(s3, bucket):
+    first = [s3.create_multipart_upload(Bucket=bucket, Key="a")["UploadId"] for _ in range(2)]
+    s3.create_multipart_upload(Bucket=bucket, Key="b")
+    after_key = s3.list_multipart_uploads(Bucket=bucket, KeyMarker="a")
+    assert [u["Key"] for u in after_key["Uploads"]] == ["b"]
+    after_upload = s3.list_multipart_uploads(Bucket=bucket, KeyMarker="a", UploadIdMarker=min(first))
+    assert [(u["Key"], u["UploadId"]) for u in after_upload["Uploads"]] == [("a", max(first)), ("b", after_upload["Uploads"][-1]["UploadId"])]
+
+
 def test_upload_part_copy_with_range(s3, bucket):
     source = os.urandom(6 * MIB)
     s3.put_object(Bucket=bucket, Key="source", Body=source)

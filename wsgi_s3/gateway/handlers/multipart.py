@@ -228,6 +228,8 @@ def list_multipart_uploads(ctx: S3Context) -> None:
     prefixes: list[str] = []
     truncated = False
     for upload in _uploads_under(ctx, prefix, key_marker, id_marker if key_marker else ""):
+        if upload.key == key_marker and not id_marker:
+            continue  # without an upload-id-marker, S3 lists only keys after key-marker
         cut = upload.key.find(delimiter, len(prefix)) if delimiter else -1
         common = upload.key[: cut + len(delimiter)] if cut >= 0 else None
         if common is not None and prefixes and prefixes[-1] == common:
