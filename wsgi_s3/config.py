@@ -37,6 +37,7 @@ class Settings:
     sweep_grace: int = 3600  # seconds before a file that no commit recorded counts as orphaned
     reclaim_grace: int = 300  # seconds a blob freed by a delete or overwrite stays on disk
     lock_timeout: int = 10  # seconds a write waits for the store's lock before answering SlowDown
+    tombstone_grace: int = 7  # days a deleted version's tombstone is kept (Swift's reclaim_age)
     gunicorn_config: str = ""  # default: the packaged wsgi_s3.gunicorn_conf
 
     @property

@@ -40,9 +40,10 @@ def on_starting(server) -> None:
         server.log.error("%s", exc)
         raise SystemExit(1) from None
     store = Store(settings.data_dir, lock_timeout=settings.lock_timeout)
-    Sweeper(store, orphan_grace=0, reclaim_grace=0).run_once()
+    tombstone_grace = settings.tombstone_grace * 86400
+    Sweeper(store, orphan_grace=0, reclaim_grace=0, tombstone_grace=tombstone_grace).run_once()
     store.meta.close()  # the master keeps no SQLite connection across the forks to come
-    sweeper = Sweeper(store, orphan_grace=settings.sweep_grace, reclaim_grace=settings.reclaim_grace)
+    sweeper = Sweeper(store, orphan_grace=settings.sweep_grace, reclaim_grace=settings.reclaim_grace, tombstone_grace=tombstone_grace)
     server.sweeper_pid, server.sweeper_stop = sweeper.fork(settings.sweep_interval)
 
 

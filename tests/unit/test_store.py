@@ -52,8 +52,12 @@ def listing(store: Store, **options) -> object:
     return list_page(lambda *window: store.entries_after("bucket", *window), **options)
 
 
-def sweep(store: Store, grace: float = 0, reclaim_grace: float = 0) -> int:
-    return Sweeper(store, orphan_grace=grace, reclaim_grace=reclaim_grace).run_once().total
+def delete(store: Store, key: str, version_id: str = "null", stamp: int | None = None, origin: str = "") -> ObjectVersion | None:
+    return store.delete_version("bucket", key, version_id, stamp or time.time_ns(), origin)
+
+
+def sweep(store: Store, grace: float = 0, reclaim_grace: float = 0, tombstone_grace: float = 3600) -> int:
+    return Sweeper(store, orphan_grace=grace, reclaim_grace=reclaim_grace, tombstone_grace=tombstone_grace).run_once().total
 
 
 def age(path: str, seconds: float) -> None:
@@ -79,7 +83,7 @@ def test_a_reader_keeps_every_segment_of_what_it_opened(store):
     store.commit_version(version)
     stream = store.read(store.get_version("bucket", "mp"), 0, 18)
     assert stream.read(6) == b"first-"
-    store.delete_version("bucket", "mp", "null")
+    delete(store, "mp")
     assert sweep(store) == 3 and blob_files(store) == []  # reclaimed while the reader is mid-way
     rest = b"".join(iter(lambda: stream.read(4), b""))
     stream.close()
@@ -88,7 +92,7 @@ def test_a_reader_keeps_every_segment_of_what_it_opened(store):
 
 def test_reading_a_version_whose_blobs_were_reclaimed_is_not_found(store):
     version = put(store, "k", b"data")
-    store.delete_version("bucket", "k", "null")
+    delete(store, "k")
     sweep(store)
     with pytest.raises(errors.NotFound):
         store.read(version, 0, 4)
@@ -98,7 +102,7 @@ def test_out_of_order_commits_keep_the_newest_latest(store):
     put(store, "k", b"new", version_id="v2", timestamp=2_000)
     put(store, "k", b"old", version_id="v1", timestamp=1_000)
     assert store.get_version("bucket", "k").version_id == "v2"
-    store.delete_version("bucket", "k", "v2")
+    delete(store, "k", "v2")
     assert store.get_version("bucket", "k").version_id == "v1"
 
 
@@ -125,6 +129,56 @@ def test_a_replayed_commit_changes_nothing(store):
     store.commit_version(replay)
     assert store.get_version("bucket", "k").segments == first.segments
     assert len(blob_files(store)) == 1
+
+
+def test_a_write_older_than_a_delete_never_brings_the_object_back(store):
+    put(store, "k", b"first", timestamp=1_000)
+    assert delete(store, "k", stamp=3_000).size == 5
+    late = put(store, "k", b"written at 2000, heard of late", timestamp=2_000)
+    assert not late.is_latest
+    with pytest.raises(errors.NotFound):
+        store.get_version("bucket", "k")
+    assert listing(store).objects == []
+    put(store, "k", b"written after the delete", timestamp=4_000)
+    assert read(store, store.get_version("bucket", "k")) == b"written after the delete"
+
+
+def test_a_delete_older_than_the_write_there_deletes_nothing(store):
+    put(store, "k", b"newer", timestamp=5_000)
+    assert delete(store, "k", stamp=4_000) is None
+    assert read(store, store.get_version("bucket", "k")) == b"newer"
+
+
+def test_a_version_delete_is_a_tombstone_and_the_next_newest_becomes_latest(store):
+    put(store, "k", b"one", version_id="v1", timestamp=1_000)
+    put(store, "k", b"two", version_id="v2", timestamp=2_000)
+    delete(store, "k", "v2", stamp=3_000)
+    assert store.get_version("bucket", "k").version_id == "v1"
+    with pytest.raises(errors.NotFound):
+        store.get_version("bucket", "k", "v2")
+    put(store, "k", b"two, replayed by a replica", version_id="v2", timestamp=2_000)
+    assert store.get_version("bucket", "k").version_id == "v1"  # the tombstone is newer than the replay
+
+
+def test_a_delete_of_a_version_not_seen_yet_waits_for_it(store):
+    delete(store, "k", "v9", stamp=3_000)
+    put(store, "k", b"arrives after its delete", version_id="v9", timestamp=2_000)
+    with pytest.raises(errors.NotFound):
+        store.get_version("bucket", "k")
+
+
+def test_tombstones_are_reclaimed_after_their_grace_and_do_not_keep_a_bucket(store):
+    two_hours_ago = time.time_ns() - 7200 * 10**9
+    put(store, "k", b"x", timestamp=two_hours_ago - 1)
+    delete(store, "k", stamp=two_hours_ago)
+    delete(store, "young")
+    reclaim = lambda grace: Sweeper(store, orphan_grace=3600, reclaim_grace=3600, tombstone_grace=grace).run_once().tombstones  # noqa: E731
+    assert reclaim(3600) == 1  # the old one; the young one stays
+    assert reclaim(0) == 1
+    store.delete_bucket("bucket")  # tombstones alone do not make a bucket "not empty"
+    store.create_bucket("bucket", "us-east-1", "owner")
+    put(store, "young", b"a new bucket of the same name", timestamp=1)
+    assert read(store, store.get_version("bucket", "young")) == b"a new bucket of the same name"
 
 
 def test_the_hybrid_clock_never_runs_backwards():

@@ -80,7 +80,7 @@ class LocalBackend:
     def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult:
         info = self.store.get_bucket(bucket)
         if version_id is not None or not info.versioning:
-            removed = self.store.delete_version(bucket, key, version_id or NULL_VERSION)
+            removed = self.store.delete_version(bucket, key, version_id or NULL_VERSION, self.clock.stamp(), self.clock.origin)
             return DeleteResult(version_id, bool(removed and removed.delete_marker))
         version_id, timestamp = self._new_version(info)
         marker = ObjectVersion(bucket, key, version_id, timestamp, 0, ObjectMeta(etag=""), (), delete_marker=True, origin=self.clock.origin)

@@ -48,6 +48,7 @@ class ObjectVersion:
     delete_marker: bool = False
     is_latest: bool = True
     origin: str = ""  # the writer that stamped it (see model/versions.py)
+    tombstone: bool = False  # a deleted version, stamped by its delete (see store/schema.py)
 
     @property
     def etag(self) -> str:

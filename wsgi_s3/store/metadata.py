@@ -25,7 +25,7 @@ from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectVersion
 from wsgi_s3.model.versions import newer
 from wsgi_s3.store.busy import when_unlocked
 
-_VERSION_COLUMNS = "bucket, key, version_id, timestamp_ns, is_latest, delete_marker, size, meta, segments, origin"
+_VERSION_COLUMNS = "bucket, key, version_id, timestamp_ns, is_latest, delete_marker, size, meta, segments, origin, tombstone"
 # A listing shows the ETag and checksum algorithms of a version, not its content headers or user metadata.
 _ENTRY_COLUMNS = """key, timestamp_ns, json_extract(meta, '$.etag'), size,
     (SELECT group_concat(checksum.key) FROM json_each(meta, '$.checksums') AS checksum),
@@ -108,8 +108,10 @@ class Metadata:
         """Delete an empty bucket and its unfinished uploads (their part blobs are freed)."""
         with self.write() as conn:
             _require_bucket(conn, name)
-            if conn.execute("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1", (name,)).fetchone():
+            if conn.execute("SELECT 1 FROM versions WHERE bucket = ? AND tombstone = 0 LIMIT 1", (name,)).fetchone():
                 raise errors.NotEmpty(name)
+            # Its tombstones go with it: a bucket made again under the name starts empty.
+            conn.execute("DELETE FROM versions WHERE bucket = ?", (name,))
             for (upload_id,) in conn.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,)).fetchall():
                 _drop_upload(conn, upload_id, keep=())
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
@@ -154,24 +156,34 @@ class Metadata:
             rows = self.query(f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND is_latest = 1", (bucket, key))
         else:
             rows = self.query(
-                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (bucket, key, version_id)
+                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ? AND tombstone = 0",
+                (bucket, key, version_id),
             )
         if not rows:
             self.get_bucket(bucket)
             raise errors.NotFound("version" if version_id else "key", key)
         return _from_row(rows[0])
 
-    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
-        """Remove one version row (its blobs are freed); the next newest becomes latest."""
+    def delete_version(self, bucket: str, key: str, version_id: str, stamp: int, origin: str) -> ObjectVersion | None:
+        """Replace a version by a tombstone stamped `stamp` (its blobs are freed, the next newest
+        becomes latest), unless the version there is newer than the delete: a write that came after
+        it. A tombstone is kept even for a version never seen here, which may still arrive. Returns
+        the live version the tombstone replaced, if any."""
+        tombstone = ObjectVersion(bucket, key, version_id, stamp, 0, ObjectMeta(etag=""), origin=origin, is_latest=False, tombstone=True)
         with self.write() as conn:
-            _require_bucket(conn, bucket)
             old = _version_row(conn, bucket, key, version_id)
-            if old is None:
-                return None
-            conn.execute("DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (bucket, key, version_id))
-            _free(conn, [s.blob_id for s in old.segments])
-            _relink_latest(conn, bucket, key)
-        return old
+            _, applied = _insert_version(conn, tombstone, False, None)
+        return old if applied and old is not None and not old.tombstone else None
+
+    def reclaim_tombstones(self, stamped_before_ns: int, limit: int) -> int:
+        """Forget up to `limit` tombstones older than the tombstone grace; returns how many."""
+        with self.write() as conn:
+            return conn.execute(
+                """DELETE FROM versions WHERE (bucket, key, version_id) IN (
+                       SELECT bucket, key, version_id FROM versions INDEXED BY versions_tombstones
+                       WHERE tombstone = 1 AND timestamp_ns <= ? LIMIT ?)""",
+                (stamped_before_ns, limit),
+            ).rowcount
 
     def entries_after(self, bucket: str, after: str, inclusive: bool, before: str | None, limit: int) -> list[ListEntry]:
         """Each key's current version (delete markers included) with after < key (<= when
@@ -317,7 +329,7 @@ def _insert_version(
         conn.execute(
             "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (version.bucket, version.key, version.version_id)
         )
-    conn.execute(f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _to_row(version))
+    conn.execute(f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _to_row(version))
     return replace(version, is_latest=_relink_latest(conn, version.bucket, version.key) == version.version_id), True
 
 
@@ -332,9 +344,9 @@ def _latest_row(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectVersio
 
 
 def _relink_latest(conn: sqlite3.Connection, bucket: str, key: str) -> str | None:
-    """Flag the newest version of a key (`model.versions.order_key`) as latest; returns its id."""
+    """Flag the newest live version of a key (`model.versions.order_key`) as latest; returns its id."""
     row = conn.execute(
-        """SELECT version_id FROM versions WHERE bucket = ? AND key = ?
+        """SELECT version_id FROM versions WHERE bucket = ? AND key = ? AND tombstone = 0
            ORDER BY timestamp_ns DESC, origin DESC, version_id DESC LIMIT 1""",
         (bucket, key),
     ).fetchone()
@@ -367,12 +379,13 @@ def _meta_from_json(text: str) -> ObjectMeta:
 def _to_row(v: ObjectVersion) -> tuple:
     segments = json.dumps([[s.blob_id, s.size] for s in v.segments], separators=(",", ":"))
     return (
-        v.bucket, v.key, v.version_id, v.timestamp_ns, int(v.is_latest), int(v.delete_marker), v.size, _meta_json(v.meta), segments, v.origin
+        v.bucket, v.key, v.version_id, v.timestamp_ns, int(v.is_latest), int(v.delete_marker), v.size, _meta_json(v.meta), segments,
+        v.origin, int(v.tombstone),
     )
 
 
 def _from_row(row: tuple) -> ObjectVersion:
-    bucket, key, version_id, ts, is_latest, delete_marker, size, meta, segments, origin = row
+    bucket, key, version_id, ts, is_latest, delete_marker, size, meta, segments, origin, tombstone = row
     return ObjectVersion(
         bucket=bucket,
         key=key,
@@ -384,6 +397,7 @@ def _from_row(row: tuple) -> ObjectVersion:
         delete_marker=bool(delete_marker),
         is_latest=bool(is_latest),
         origin=origin,
+        tombstone=bool(tombstone),
     )
 
 

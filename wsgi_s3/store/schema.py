@@ -67,7 +67,11 @@ MIGRATIONS: list[str] = [
     """,
     """
     -- The writer that stamped a version, which breaks ties between equal stamps (model/versions.py).
-    ALTER TABLE versions ADD COLUMN origin TEXT NOT NULL DEFAULT ''
+    ALTER TABLE versions ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+    -- A deleted version stays as a tombstone stamped by its delete (never latest, never read), so
+    -- that an older write of it arriving later (a replica, a repair) cannot bring it back.
+    ALTER TABLE versions ADD COLUMN tombstone INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX versions_tombstones ON versions (timestamp_ns) WHERE tombstone = 1
     """,
 ]
 

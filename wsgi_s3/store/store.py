@@ -74,8 +74,9 @@ class Store:
         except FileNotFoundError:
             raise errors.NotFound("key", version.key) from None
 
-    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
-        return self.meta.delete_version(bucket, key, version_id)
+    def delete_version(self, bucket: str, key: str, version_id: str, stamp: int, origin: str) -> ObjectVersion | None:
+        """Leave a tombstone of the version, stamped by the delete (see Metadata.delete_version)."""
+        return self.meta.delete_version(bucket, key, version_id, stamp, origin)
 
     def entries_after(self, bucket: str, after: str, inclusive: bool, before: str | None, limit: int) -> list[ListEntry]:
         """Each key's current version (delete markers included) in key order: a `listing.Fetch`."""

@@ -7,7 +7,9 @@ start-up, before that, with no grace at all. What it removes:
   - freed blobs (see Metadata) once `reclaim_grace` has passed since the commit that freed them;
   - orphan blobs: files older than `orphan_grace` that no commit recorded, checked and removed
     while holding the store's write lock, so that a late commit of one fails instead of
-    referencing a missing file.
+    referencing a missing file;
+  - tombstones of deleted versions once `tombstone_grace` has passed since the delete: by then
+    every replica and repair has seen the delete (Swift's reclaim_age).
 A file that vanishes while it works (another sweep, a discarded upload) is skipped, never fatal.
 """
 
@@ -33,17 +35,19 @@ class SweepReport:
     temp_files: int = 0
     reclaimed: int = 0
     orphans: int = 0
+    tombstones: int = 0
 
     @property
     def total(self) -> int:
-        return self.temp_files + self.reclaimed + self.orphans
+        return self.temp_files + self.reclaimed + self.orphans + self.tombstones
 
 
 class Sweeper:
-    def __init__(self, store: Store, *, orphan_grace: float, reclaim_grace: float) -> None:
+    def __init__(self, store: Store, *, orphan_grace: float, reclaim_grace: float, tombstone_grace: float) -> None:
         self.store = store
         self.orphan_grace = orphan_grace
         self.reclaim_grace = reclaim_grace
+        self.tombstone_grace = tombstone_grace
 
     def run_once(self) -> SweepReport:
         report = SweepReport()
@@ -51,10 +55,11 @@ class Sweeper:
         report.temp_files = self._temp_files(now - self.orphan_grace)
         report.reclaimed = self._freed_blobs(time.time_ns() - int(self.reclaim_grace * 1e9))
         report.orphans = self._orphans(now - self.orphan_grace)
+        report.tombstones = self._tombstones(time.time_ns() - int(self.tombstone_grace * 1e9))
         if report.total:
             log.info(
-                "sweeper: %d temp files, %d freed blobs, %d orphan blobs removed from %s",
-                report.temp_files, report.reclaimed, report.orphans, self.store.data_dir,
+                "sweeper: %d temp files, %d freed blobs, %d orphan blobs, %d tombstones removed from %s",
+                report.temp_files, report.reclaimed, report.orphans, report.tombstones, self.store.data_dir,
             )
         return report
 
@@ -118,6 +123,12 @@ class Sweeper:
                 removed += self._remove_unknown(batch)
                 batch = []
         return removed + (self._remove_unknown(batch) if batch else 0)
+
+    def _tombstones(self, stamped_before_ns: int) -> int:
+        removed = 0
+        while (count := self.store.meta.reclaim_tombstones(stamped_before_ns, _BATCH)) > 0:
+            removed += count
+        return removed
 
     def _remove_unknown(self, blob_ids: list[str]) -> int:
         with self.store.meta.unknown_blobs(blob_ids) as unknown:
