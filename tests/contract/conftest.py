@@ -17,6 +17,7 @@ import pytest
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.backend.local import LocalBackend
 from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part
+from wsgi_s3.model.versions import NULL_VERSION, HybridClock, VersionStamp
 from wsgi_s3.store.store import Store
 
 REGION = "us-east-1"
@@ -44,6 +45,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 def bucket(backend: Backend) -> str:
     """An empty bucket in `backend` (this overrides the server-side `bucket` of tests/conftest.py)."""
     return backend.create_bucket("contract", REGION, OWNER).name
+
+
+_CLOCK = HybridClock("contract")
+
+
+def stamp(version_id: str = NULL_VERSION) -> VersionStamp:
+    """A write's stamp, later than every one before it, as the gateway makes them."""
+    return VersionStamp(version_id, _CLOCK.stamp(), _CLOCK.origin)
 
 
 class MemoryBody:
@@ -79,7 +88,7 @@ class DigestMismatch(Exception):
 
 
 def put(backend: Backend, bucket: str, key: str, data: bytes, **conditions: object) -> ObjectVersion:
-    return backend.put_object(bucket, key, MemoryBody(data), **conditions)
+    return backend.put_object(bucket, key, MemoryBody(data), stamp(), **conditions)
 
 
 def read(backend: Backend, version: ObjectVersion, start: int = 0, length: int | None = None) -> bytes:

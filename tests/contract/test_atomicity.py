@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.conftest import DigestMismatch, MemoryBody, get, put
+from tests.contract.conftest import DigestMismatch, MemoryBody, get, put, stamp
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import ObjectMeta
@@ -20,7 +20,7 @@ def failing() -> MemoryBody:
 def test_a_failed_put_of_a_new_key_leaves_no_object(backend: Backend, bucket: str) -> None:
     body = failing()
     with pytest.raises(DigestMismatch, match="content-md5 did not match"):
-        backend.put_object(bucket, "k", body)
+        backend.put_object(bucket, "k", body, stamp())
     assert body.finished  # the body was read to its end and asked to verify: the failure came from there
     with pytest.raises(errors.NotFound):
         backend.head_object(bucket, "k")
@@ -31,7 +31,7 @@ def test_a_failed_put_of_a_new_key_leaves_no_object(backend: Backend, bucket: st
 def test_a_failed_overwrite_leaves_the_old_object(backend: Backend, bucket: str) -> None:
     old = put(backend, bucket, "k", b"old bytes")
     with pytest.raises(DigestMismatch):
-        backend.put_object(bucket, "k", failing())
+        backend.put_object(bucket, "k", failing(), stamp())
     found = backend.head_object(bucket, "k")
     assert (found.version_id, found.etag, found.size) == (old.version_id, old.etag, old.size)
     assert get(backend, bucket, "k") == b"old bytes"
@@ -39,7 +39,7 @@ def test_a_failed_overwrite_leaves_the_old_object(backend: Backend, bucket: str)
 
 def test_a_failed_conditional_put_leaves_no_object(backend: Backend, bucket: str) -> None:
     with pytest.raises(DigestMismatch):
-        backend.put_object(bucket, "k", failing(), if_none_match=True)
+        backend.put_object(bucket, "k", failing(), stamp(), if_none_match=True)
     put(backend, bucket, "k", b"now", if_none_match=True)  # the failed create did not take the key
     assert get(backend, bucket, "k") == b"now"
 

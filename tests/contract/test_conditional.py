@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from tests.contract.conftest import get, put
+from tests.contract.conftest import get, put, stamp
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.model import errors
 
@@ -27,7 +27,7 @@ def test_a_second_if_none_match_create_fails_and_leaves_the_first(backend: Backe
 
 def test_if_none_match_creates_a_key_again_after_its_delete(backend: Backend, bucket: str) -> None:
     put(backend, bucket, "k", b"first")
-    backend.delete_object(bucket, "k")
+    backend.delete_version(bucket, "k", stamp())
     put(backend, bucket, "k", b"again", if_none_match=True)
     assert get(backend, bucket, "k") == b"again"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.contract.conftest import OWNER, REGION, MemoryBody, put
+from tests.contract.conftest import OWNER, REGION, MemoryBody, put, stamp
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import ObjectMeta, Upload
@@ -34,7 +34,7 @@ def test_a_bucket_with_an_object_is_not_empty_until_the_object_is_deleted(backen
     with pytest.raises(errors.NotEmpty):
         backend.delete_bucket(bucket)
     assert backend.head_object(bucket, "k").size == 4  # refused, and nothing was lost
-    backend.delete_object(bucket, "k")
+    backend.delete_version(bucket, "k", stamp())
     backend.delete_bucket(bucket)
     assert backend.list_buckets() == []
 
@@ -55,9 +55,9 @@ def test_a_version_id_that_does_not_exist_is_not_found_version(backend: Backend,
 @pytest.mark.parametrize(
     "operation",
     [
-        lambda backend: backend.put_object("missing", "k", MemoryBody(b"data")),
+        lambda backend: backend.put_object("missing", "k", MemoryBody(b"data"), stamp()),
         lambda backend: backend.head_object("missing", "k"),
-        lambda backend: backend.delete_object("missing", "k"),
+        lambda backend: backend.delete_version("missing", "k", stamp()),
         lambda backend: backend.list_objects("missing", "", "", "", 1000),
         lambda backend: backend.create_upload("missing", "k", CREATED, ""),
         lambda backend: backend.list_uploads("missing", "", "", 1000),
@@ -82,7 +82,7 @@ def test_an_upload_is_found_only_under_its_own_bucket_and_key(backend: Backend, 
     "operation",
     [
         lambda backend, upload: backend.upload_part(upload, 1, MemoryBody(b"part")),
-        lambda backend, upload: backend.complete_upload(upload, [], CREATED),
+        lambda backend, upload: backend.complete_upload(upload, [], CREATED, stamp()),
         lambda backend, upload: backend.abort_upload(upload),
     ],
     ids=["upload-part", "complete", "abort"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.conftest import put
+from tests.contract.conftest import put, stamp
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.model.types import ListPage
 
@@ -119,6 +119,6 @@ def test_a_marker_inside_a_common_prefix_rolls_up_only_the_keys_after_it(backend
 
 def test_deleted_keys_are_not_listed(backend: Backend, listed: str) -> None:
     for key in ("photos/2024/x.jpg", "photos/2024/y.jpg"):
-        backend.delete_object(listed, key)
+        backend.delete_version(listed, key, stamp())
     page = backend.list_objects(listed, "photos/", "/", "", 1000)
     assert page.common_prefixes == ["photos/2025/", "photos/é/", "photos/\U0001f600/"]

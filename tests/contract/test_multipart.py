@@ -10,7 +10,7 @@ import hashlib
 
 import pytest
 
-from tests.contract.conftest import MemoryBody, get, multipart_meta, put, read
+from tests.contract.conftest import MemoryBody, get, multipart_meta, put, read, stamp
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import ObjectMeta, Upload
@@ -54,9 +54,9 @@ def test_a_part_uploaded_again_replaces_the_first(backend: Backend, bucket: str)
     second = backend.upload_part(upload, 1, MemoryBody(b"second"))
     assert [(p.part_number, p.etag, p.size) for p in backend.list_parts(upload)] == [(1, second.etag, 6)]
     with pytest.raises(errors.NotFound) as raised:  # the replaced part is no longer there to complete with
-        backend.complete_upload(upload, [first], multipart_meta([first]))
+        backend.complete_upload(upload, [first], multipart_meta([first]), stamp())
     assert raised.value.what == "part"
-    backend.complete_upload(upload, [second], multipart_meta([second]))
+    backend.complete_upload(upload, [second], multipart_meta([second]), stamp())
     assert get(backend, bucket, "k") == b"second"
 
 
@@ -65,7 +65,7 @@ def test_completing_with_some_parts_makes_exactly_their_bytes_visible(backend: B
     upload_parts(backend, upload, [1, 2, 3, 4])
     chosen = [p for p in backend.list_parts(upload) if p.part_number in (1, 3, 4)]
     meta = multipart_meta(chosen)
-    version = backend.complete_upload(upload, chosen, meta)
+    version = backend.complete_upload(upload, chosen, meta, stamp())
     expected = PARTS[1] + PARTS[3] + PARTS[4]
     found = backend.head_object(bucket, "k")
     assert (found.size, found.etag, found.meta.part_sizes) == (len(expected), meta.etag, (12, 12, 4))
@@ -80,7 +80,7 @@ def test_a_completed_upload_is_gone_and_replaces_the_object_at_its_key(backend: 
     upload = backend.create_upload(bucket, "k", CREATED, "")
     upload_parts(backend, upload, [1])
     parts = backend.list_parts(upload)
-    backend.complete_upload(upload, parts, multipart_meta(parts))
+    backend.complete_upload(upload, parts, multipart_meta(parts), stamp())
     assert get(backend, bucket, "k") == PARTS[1]
     with pytest.raises(errors.NotFound) as raised:
         backend.get_upload(bucket, "k", upload.upload_id)
@@ -95,12 +95,12 @@ def test_completing_with_a_part_never_uploaded_is_not_found_part_and_changes_not
     ghost = backend.upload_part(upload, 3, MemoryBody(PARTS[3]))
     backend.upload_part(upload, 3, MemoryBody(b"other"))  # `ghost` is now stale
     with pytest.raises(errors.NotFound) as raised:
-        backend.complete_upload(upload, [*parts, ghost], multipart_meta([*parts, ghost]))
+        backend.complete_upload(upload, [*parts, ghost], multipart_meta([*parts, ghost]), stamp())
     assert raised.value.what == "part"
     with pytest.raises(errors.NotFound):
         backend.head_object(bucket, "k")
     assert backend.get_upload(bucket, "k", upload.upload_id) == upload  # still there to complete
-    backend.complete_upload(upload, parts, multipart_meta(parts))
+    backend.complete_upload(upload, parts, multipart_meta(parts), stamp())
     assert get(backend, bucket, "k") == PARTS[1] + PARTS[2]
 
 

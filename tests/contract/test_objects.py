@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from tests.contract.conftest import MemoryBody, get, put, read
+from tests.contract.conftest import MemoryBody, get, put, read, stamp
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.model import errors
 
@@ -15,7 +15,7 @@ DATA = bytes(range(256)) * 40 + b"tail"  # 10,244 bytes: a range read from a wro
 
 
 def test_a_put_object_is_found_by_head_with_its_size_etag_and_metadata(backend: Backend, bucket: str) -> None:
-    written = backend.put_object(bucket, "dir/k", MemoryBody(DATA, user_meta={"colour": "blue"}))
+    written = backend.put_object(bucket, "dir/k", MemoryBody(DATA, user_meta={"colour": "blue"}), stamp())
     found = backend.head_object(bucket, "dir/k")
     assert (found.bucket, found.key, found.size, found.etag) == (bucket, "dir/k", len(DATA), hashlib.md5(DATA).hexdigest())
     assert found.meta.user_meta == {"colour": "blue"}
@@ -53,7 +53,7 @@ def test_a_stream_opened_before_an_overwrite_still_reads_the_old_bytes(backend: 
     old = put(backend, bucket, "k", DATA)
     stream = backend.open_object(old, 0, old.size)
     put(backend, bucket, "k", b"new")
-    backend.delete_object(bucket, "k")
+    backend.delete_version(bucket, "k", stamp())
     try:
         assert b"".join(iter(lambda: stream.read(1000), b"")) == DATA
     finally:
@@ -62,8 +62,8 @@ def test_a_stream_opened_before_an_overwrite_still_reads_the_old_bytes(backend: 
 
 def test_a_deleted_object_is_not_found(backend: Backend, bucket: str) -> None:
     put(backend, bucket, "k", b"data")
-    result = backend.delete_object(bucket, "k")
-    assert result.delete_marker is False  # an unversioned bucket removes, it leaves no marker
+    removed = backend.delete_version(bucket, "k", stamp())
+    assert removed is not None and removed.size == 4 and not removed.delete_marker
     with pytest.raises(errors.NotFound) as raised:
         backend.head_object(bucket, "k")
     assert raised.value.what == "key"
@@ -71,13 +71,12 @@ def test_a_deleted_object_is_not_found(backend: Backend, bucket: str) -> None:
 
 
 def test_deleting_a_missing_key_succeeds(backend: Backend, bucket: str) -> None:
-    result = backend.delete_object(bucket, "never")  # S3 answers 204 for it
-    assert result.delete_marker is False
+    assert backend.delete_version(bucket, "never", stamp()) is None  # nothing removed: S3 answers 204
 
 
 def test_deleting_a_key_leaves_its_neighbours(backend: Backend, bucket: str) -> None:
     for key in ("a", "ab", "b"):
         put(backend, bucket, key, key.encode())
-    backend.delete_object(bucket, "ab")
+    backend.delete_version(bucket, "ab", stamp())
     assert [v.key for v in backend.list_objects(bucket, "", "", "", 1000).objects] == ["a", "b"]
     assert get(backend, bucket, "a") == b"a" and get(backend, bucket, "b") == b"b"

@@ -2,14 +2,17 @@
 
 Embedded mode builds a LocalBackend over an in-process Store; cluster mode builds a backend over
 remote nodes. Every S3 handler is written once against this interface. Methods raise
-`wsgi_s3.model.errors` exceptions, never S3 ones.
+`wsgi_s3.model.errors` exceptions, never S3 ones. S3's versioning rules (which version id a write
+makes, what a DELETE does) are not a backend's business: the caller decides them
+(gateway/versioning.py) and hands every write its `VersionStamp`.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from wsgi_s3.model.types import BodySource, BucketInfo, ByteStream, DeleteResult, ListPage, ObjectMeta, ObjectVersion, Part, Upload
+from wsgi_s3.model.types import BodySource, BucketInfo, ByteStream, ListPage, ObjectMeta, ObjectVersion, Part, Upload
+from wsgi_s3.model.versions import VersionStamp
 
 
 class Backend(Protocol):
@@ -21,9 +24,17 @@ class Backend(Protocol):
 
     # objects
     def put_object(
-        self, bucket: str, key: str, body: BodySource, *, if_none_match: bool = False, if_match: str | None = None
+        self, bucket: str, key: str, body: BodySource, stamp: VersionStamp, *, if_none_match: bool = False, if_match: str | None = None
     ) -> ObjectVersion:
-        """Stage the body, call `body.finish()`, commit. Nothing is visible if any step fails."""
+        """Stage the body, call `body.finish()`, commit. Nothing is visible if any step fails. A
+        version of the same id that is newer than `stamp` is kept (the write is then not latest)."""
+        ...
+
+    def put_delete_marker(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion: ...
+
+    def delete_version(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion | None:
+        """Delete version `stamp.version_id` by a tombstone stamped `stamp`; returns the live
+        version it removed, None if there was none (or a newer write of it is kept)."""
         ...
 
     def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
@@ -33,7 +44,6 @@ class Backend(Protocol):
     def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream:
         """The bytes of a range, every source opened before this returns (see Store.read)."""
         ...
-    def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult: ...
     def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage: ...
 
     # multipart uploads
@@ -41,7 +51,7 @@ class Backend(Protocol):
     def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload: ...
     def upload_part(self, upload: Upload, part_number: int, body: BodySource) -> Part: ...
     def list_parts(self, upload: Upload, after_part: int = 0, limit: int = 10000) -> list[Part]: ...
-    def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta) -> ObjectVersion:
+    def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta, stamp: VersionStamp) -> ObjectVersion:
         """Make the object of `parts` (already validated, in order) visible in one step."""
         ...
 

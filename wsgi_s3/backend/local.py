@@ -1,14 +1,14 @@
-"""LocalBackend: S3 storage semantics over a Store in this process (embedded `wsgi-s3 serve`)."""
+"""LocalBackend: the Backend over a Store in this process (embedded `wsgi-s3 serve`)."""
 
 from __future__ import annotations
 
 import uuid
 
+from wsgi_s3.backend.listing import list_page
 from wsgi_s3.model.types import (
     BodySource,
     BucketInfo,
     ByteStream,
-    DeleteResult,
     ListPage,
     ObjectMeta,
     ObjectVersion,
@@ -17,15 +17,13 @@ from wsgi_s3.model.types import (
     StagedBlob,
     Upload,
 )
-from wsgi_s3.backend.listing import list_page
-from wsgi_s3.model.versions import NULL_VERSION, HybridClock, new_version_id, now_ns
+from wsgi_s3.model.versions import VersionStamp, now_ns
 from wsgi_s3.store.store import Store
 
 
 class LocalBackend:
-    def __init__(self, store: Store, clock: HybridClock | None = None) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.clock = clock or HybridClock()
 
     # buckets
 
@@ -43,11 +41,6 @@ class LocalBackend:
 
     # objects
 
-    def _new_version(self, bucket: BucketInfo) -> tuple[str, int]:
-        """(version id, stamp) for a write into `bucket`, by its versioning state."""
-        timestamp = self.clock.stamp()
-        return (new_version_id(timestamp) if bucket.versioning == "Enabled" else NULL_VERSION), timestamp
-
     def _stage(self, body: BodySource) -> tuple[StagedBlob, ObjectMeta]:
         """Write the body invisibly, then let it verify its digests; a failure leaves no file."""
         staged = self.store.stage(body)
@@ -58,34 +51,25 @@ class LocalBackend:
             raise
 
     def put_object(
-        self, bucket: str, key: str, body: BodySource, *, if_none_match: bool = False, if_match: str | None = None
+        self, bucket: str, key: str, body: BodySource, stamp: VersionStamp, *, if_none_match: bool = False, if_match: str | None = None
     ) -> ObjectVersion:
-        info = self.store.get_bucket(bucket)  # fail before reading a body into a bucket that is not there
         staged, meta = self._stage(body)
-        version_id, timestamp = self._new_version(info)
-        version = ObjectVersion(
-            bucket, key, version_id, timestamp, staged.size, meta, (Segment(staged.blob_id, staged.size),) if staged.size else (),
-            origin=self.clock.origin,
-        )
+        segments = (Segment(staged.blob_id, staged.size),) if staged.size else ()
         if not staged.size:
             self.store.discard([staged])
-        return self.store.commit_version(version, if_none_match=if_none_match, if_match=if_match)
+        return self.store.commit_version(_version(bucket, key, stamp, staged.size, meta, segments), if_none_match=if_none_match, if_match=if_match)
+
+    def put_delete_marker(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion:
+        return self.store.commit_version(_version(bucket, key, stamp, 0, ObjectMeta(etag=""), (), delete_marker=True))
+
+    def delete_version(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion | None:
+        return self.store.delete_version(bucket, key, stamp.version_id, stamp.timestamp_ns, stamp.origin)
 
     def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         return self.store.get_version(bucket, key, version_id)
 
     def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream:
         return self.store.read(version, start, length)
-
-    def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult:
-        info = self.store.get_bucket(bucket)
-        if version_id is not None or not info.versioning:
-            removed = self.store.delete_version(bucket, key, version_id or NULL_VERSION, self.clock.stamp(), self.clock.origin)
-            return DeleteResult(version_id, bool(removed and removed.delete_marker))
-        version_id, timestamp = self._new_version(info)
-        marker = ObjectVersion(bucket, key, version_id, timestamp, 0, ObjectMeta(etag=""), (), delete_marker=True, origin=self.clock.origin)
-        self.store.commit_version(marker)
-        return DeleteResult(version_id, True)
 
     def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
         self.store.get_bucket(bucket)
@@ -111,9 +95,9 @@ class LocalBackend:
     def list_parts(self, upload: Upload, after_part: int = 0, limit: int = 10000) -> list[Part]:
         return self.store.list_parts(upload.upload_id, after_part, limit)
 
-    def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta) -> ObjectVersion:
-        version_id, timestamp = self._new_version(self.store.get_bucket(upload.bucket))
-        version = ObjectVersion(upload.bucket, upload.key, version_id, timestamp, sum(part.size for part in parts), meta, origin=self.clock.origin)
+    def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta, stamp: VersionStamp) -> ObjectVersion:
+        self.store.get_bucket(upload.bucket)
+        version = _version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta, ())
         return self.store.complete_upload(upload.upload_id, version, parts)
 
     def abort_upload(self, upload: Upload) -> None:
@@ -121,3 +105,11 @@ class LocalBackend:
 
     def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]:
         return self.store.list_uploads(bucket, key_marker, upload_id_marker, limit)
+
+
+def _version(
+    bucket: str, key: str, stamp: VersionStamp, size: int, meta: ObjectMeta, segments: tuple[Segment, ...], delete_marker: bool = False
+) -> ObjectVersion:
+    return ObjectVersion(
+        bucket, key, stamp.version_id, stamp.timestamp_ns, size, meta, segments, delete_marker=delete_marker, origin=stamp.origin
+    )

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 import falcon
 
 from wsgi_s3.backend.base import Backend
+from wsgi_s3.gateway import versioning
 from wsgi_s3.gateway.auth import Principal
 from wsgi_s3.gateway.body import RequestBody, read_document
+from wsgi_s3.model.types import BucketInfo
+from wsgi_s3.model.versions import HybridClock, VersionStamp
 from wsgi_s3.s3.operations import Operation
 from wsgi_s3.s3.xml import MAX_DOCUMENT_BYTES
 
@@ -25,6 +28,10 @@ class S3Context:
     query: dict[str, str]  # decoded query parameters (the last value wins for repeated names)
     headers: dict[str, str]  # lower-case header names
     region: str
+    clock: HybridClock  # this worker's: stamps every write it makes (gateway/versioning.py)
+
+    def new_version(self, bucket: BucketInfo) -> VersionStamp:
+        return versioning.new_version(bucket, self.clock)
 
     def body(self, **options) -> RequestBody:
         """The request body as a verified stream (see gateway/body.py)."""

@@ -11,6 +11,7 @@ from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway.auth import Authenticator
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.handlers import acl, attributes, buckets, listing, multipart, objects, service
+from wsgi_s3.model.versions import HybridClock
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.headers import from_wire
 from wsgi_s3.s3.names import check_bucket_name, check_key
@@ -89,6 +90,7 @@ class S3Dispatcher:
         self.authenticator = authenticator
         self.domain = domain
         self.region = region
+        self.clock = HybridClock()  # one per worker process: its pid is part of the origin
 
     def __call__(self, req: falcon.Request, resp: falcon.Response, **_: str) -> None:
         env = req.env
@@ -121,5 +123,5 @@ class S3Dispatcher:
             check_key(key)
         if operation.name in acl.OPERATIONS_WITH_ACL:
             acl.check_acl_headers(headers)
-        ctx = S3Context(req, resp, self.backend, operation, principal, bucket, key, query, headers, self.region)
+        ctx = S3Context(req, resp, self.backend, operation, principal, bucket, key, query, headers, self.region, self.clock)
         HANDLERS[operation.name](ctx)

@@ -107,12 +107,6 @@ class StagedBlob:
     crc32: int
 
 
-@dataclass(frozen=True)
-class DeleteResult:
-    version_id: str | None  # the version removed, or the delete marker created; None when unversioned
-    delete_marker: bool
-
-
 class BodySource(Protocol):
     """A request body on its way to storage: read it to b"" first, then `finish()` verifies the
     digests the client sent (raising if they do not match) and returns the new version's meta."""

@@ -11,6 +11,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 NULL_VERSION = "null"
@@ -44,6 +45,16 @@ class HybridClock:
     def stamp(self) -> int:
         self.last = max(self.wall(), self.last + 1)
         return self.last
+
+
+@dataclass(frozen=True)
+class VersionStamp:
+    """Which version a write makes, and its place in history: decided once, above every backend
+    (gateway/versioning.py), and carried unchanged to every replica."""
+
+    version_id: str
+    timestamp_ns: int
+    origin: str
 
 
 def now_ns() -> int:

@@ -134,7 +134,7 @@ def complete_multipart_upload(ctx: S3Context) -> None:
         # GetObjectAttributes lists them, so that SDKs can verify a multipart object part by part.
         part_checksums=tuple(part.checksums[upload.checksum_algorithm] for part in chosen) if found else (),
     )
-    version = ctx.backend.complete_upload(upload, chosen, meta)
+    version = ctx.backend.complete_upload(upload, chosen, meta, ctx.new_version(ctx.backend.get_bucket(ctx.bucket)))
     write_headers(ctx, version, etag=False)
     location = f"{ctx.req.scheme}://{ctx.headers.get('host', '')}/{ctx.bucket}/{ctx.key}"
     result = [("Location", location), ("Bucket", ctx.bucket), ("Key", ctx.key), ("ETag", f'"{version.etag}"')]

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, unquote
 import falcon
 
 from wsgi_s3.gateway.body import CopiedBody
+from wsgi_s3.gateway import versioning
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.errors import to_s3_error
 from wsgi_s3.model import errors as storage
@@ -35,13 +36,15 @@ def write_headers(ctx: S3Context, version: ObjectVersion, *, etag: bool = True) 
 
 
 def put_object(ctx: S3Context) -> None:
+    bucket = ctx.backend.get_bucket(ctx.bucket)  # before reading a body into a bucket that is not there
     body = ctx.body(content=content_headers(ctx.headers), user_meta=user_metadata(ctx.headers))
     if_none_match = ctx.headers.get("if-none-match", "").strip()
     if if_none_match and if_none_match != "*":
         raise errors.NotImplemented_("If-None-Match on PUT supports only '*'.")
     if_match = ctx.headers.get("if-match")
     version = ctx.backend.put_object(
-        ctx.bucket, ctx.key, body, if_none_match=bool(if_none_match), if_match=if_match.strip().strip('"') if if_match else None
+        ctx.bucket, ctx.key, body, ctx.new_version(bucket),
+        if_none_match=bool(if_none_match), if_match=if_match.strip().strip('"') if if_match else None,
     )
     write_headers(ctx, version)
 
@@ -127,7 +130,8 @@ def get_object_tagging(ctx: S3Context) -> None:
 
 
 def delete_object(ctx: S3Context) -> None:
-    result = ctx.backend.delete_object(ctx.bucket, ctx.key, check_version_id(ctx.query.get("versionId")))
+    bucket = ctx.backend.get_bucket(ctx.bucket)
+    result = versioning.delete(ctx.backend, bucket, ctx.key, check_version_id(ctx.query.get("versionId")), ctx.clock)
     if result.delete_marker:
         ctx.resp.set_header("x-amz-delete-marker", "true")
     if result.version_id and result.version_id != NULL_VERSION:
@@ -140,12 +144,13 @@ def delete_objects(ctx: S3Context) -> None:
     if "content-md5" not in ctx.headers and not any(checksums.header_name(a) in ctx.headers for a in checksums.ALGORITHMS):
         raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
     targets, quiet = parse_delete(ctx.document())
+    bucket = ctx.backend.get_bucket(ctx.bucket)
     results: list[tuple[str, list]] = []
     for target in targets:
         try:
             check_key(target.key)
             check_version_id(target.version_id)
-            result = ctx.backend.delete_object(ctx.bucket, target.key, target.version_id)
+            result = versioning.delete(ctx.backend, bucket, target.key, target.version_id, ctx.clock)
         except (errors.S3Error, storage.StorageError) as exc:
             error = to_s3_error(exc)
             results.append(("Error", [("Key", target.key), ("VersionId", target.version_id), ("Code", error.code), ("Message", error.message)]))
@@ -198,8 +203,9 @@ def copy_object(ctx: S3Context) -> None:
     algorithm = ctx.headers.get("x-amz-checksum-algorithm", "").upper() or next(iter(source.meta.checksums), "")
     if algorithm and algorithm not in checksums.ALGORITHMS:
         raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
+    stamp = ctx.new_version(ctx.backend.get_bucket(ctx.bucket))
     body = CopiedBody(ctx.backend.open_object(source, 0, source.size), content, user_meta, algorithm)
-    version = ctx.backend.put_object(ctx.bucket, ctx.key, body)
+    version = ctx.backend.put_object(ctx.bucket, ctx.key, body, stamp)
     write_headers(ctx, version, etag=False)
     if source.version_id != NULL_VERSION:
         ctx.resp.set_header("x-amz-copy-source-version-id", source.version_id)
