@@ -30,3 +30,24 @@ def test_a_deleted_bucket_is_gone(backend: Backend) -> None:
     assert raised.value.what == "bucket"
     backend.create_bucket("gone", REGION, OWNER)  # the name is free again
     assert [info.name for info in backend.list_buckets()] == ["gone"]
+
+
+def test_bucket_configuration_is_one_document_per_kind(backend: Backend) -> None:
+    backend.create_bucket("configured", REGION, OWNER)
+    assert backend.get_bucket_config("configured", "versioning") is None
+    backend.put_bucket_config("configured", "versioning", "Enabled")
+    backend.put_bucket_config("configured", "lifecycle", "<rules/>")
+    assert backend.get_bucket_config("configured", "versioning") == "Enabled"
+    assert backend.get_bucket("configured").versioning == "Enabled"
+    backend.put_bucket_config("configured", "lifecycle", None)
+    assert backend.get_bucket_config("configured", "lifecycle") is None
+    backend.delete_bucket("configured")
+    backend.create_bucket("configured", REGION, OWNER)  # a bucket made again under the name starts afresh
+    assert backend.get_bucket("configured").versioning == ""
+
+
+def test_configuration_of_a_missing_bucket_is_not_found(backend: Backend) -> None:
+    for call in (lambda: backend.get_bucket_config("missing", "versioning"), lambda: backend.put_bucket_config("missing", "versioning", "Enabled")):
+        with pytest.raises(errors.NotFound) as raised:
+            call()
+        assert raised.value.what == "bucket"

@@ -39,6 +39,12 @@ class LocalBackend:
     def delete_bucket(self, name: str) -> None:
         self.store.delete_bucket(name)
 
+    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
+        return self.store.get_bucket_config(bucket, kind)
+
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
+        self.store.put_bucket_config(bucket, kind, document)
+
     # objects
 
     def _stage(self, body: BodySource) -> tuple[StagedBlob, ObjectMeta]:

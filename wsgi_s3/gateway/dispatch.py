@@ -25,6 +25,7 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "DeleteBucket": buckets.delete_bucket,
     "GetBucketLocation": buckets.get_bucket_location,
     "GetBucketVersioning": buckets.get_bucket_versioning,
+    "PutBucketVersioning": buckets.put_bucket_versioning,
     "GetBucketAcl": acl.get_bucket_acl,
     "PutBucketAcl": acl.put_bucket_acl,
     "ListObjects": listing.list_objects,

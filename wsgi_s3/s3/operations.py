@@ -41,6 +41,7 @@ RULES: tuple[_Rule, ...] = (
     _rule("bucket", "GET", "ListObjects", "read"),
     _rule("bucket", "HEAD", "HeadBucket", "read"),
     _rule("bucket", "PUT", "PutBucketAcl", "write", query="acl"),
+    _rule("bucket", "PUT", "PutBucketVersioning", "write", query="versioning"),
     _rule("bucket", "PUT", "CreateBucket", "write"),
     _rule("bucket", "DELETE", "DeleteBucket", "delete"),
     _rule("bucket", "POST", "DeleteObjects", "delete", query="delete"),

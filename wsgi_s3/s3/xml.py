@@ -149,3 +149,14 @@ def parse_location_constraint(document: bytes) -> str | None:
     if root.tag != "CreateBucketConfiguration":
         raise errors.MalformedXML()
     return _text(root, "LocationConstraint")
+
+
+def parse_versioning(document: bytes) -> tuple[str | None, str | None]:
+    """A VersioningConfiguration's (Status, MfaDelete), each None when absent; other values are MalformedXML."""
+    root = parse(document)
+    if root.tag != "VersioningConfiguration":
+        raise errors.MalformedXML()
+    status, mfa_delete = _text(root, "Status"), _text(root, "MfaDelete")
+    if status not in (None, "Enabled", "Suspended") or mfa_delete not in (None, "Enabled", "Disabled"):
+        raise errors.MalformedXML()
+    return status, mfa_delete

@@ -30,6 +30,9 @@ _VERSION_COLUMNS = "bucket, key, version_id, timestamp_ns, is_latest, delete_mar
 _ENTRY_COLUMNS = """key, timestamp_ns, json_extract(meta, '$.etag'), size,
     (SELECT group_concat(checksum.key) FROM json_each(meta, '$.checksums') AS checksum),
     json_extract(meta, '$.checksum_type'), delete_marker"""
+# A bucket's versioning state ("", "Enabled" or "Suspended") is its "versioning" configuration document.
+_BUCKET_SELECT = """SELECT name, created_ns, region, owner,
+    COALESCE((SELECT document FROM bucket_configs WHERE bucket = name AND kind = 'versioning'), '') FROM buckets"""
 _UPLOAD_COLUMNS = "upload_id, bucket, key, initiated_ns, meta, checksum_algorithm"
 _PART_COLUMNS = "part_number, etag, size, timestamp_ns, blob_id, checksums"
 _MAX_PARTS = 10000
@@ -96,13 +99,29 @@ class Metadata:
         return BucketInfo(name, created_ns, region, owner)
 
     def get_bucket(self, name: str) -> BucketInfo:
-        rows = self.query("SELECT name, created_ns, region, owner, versioning FROM buckets WHERE name = ?", (name,))
+        rows = self.query(f"{_BUCKET_SELECT} WHERE name = ?", (name,))
         if not rows:
             raise errors.NotFound("bucket", name)
         return BucketInfo(*rows[0])
 
     def list_buckets(self) -> list[BucketInfo]:
-        return [BucketInfo(*row) for row in self.query("SELECT name, created_ns, region, owner, versioning FROM buckets ORDER BY name")]
+        return [BucketInfo(*row) for row in self.query(f"{_BUCKET_SELECT} ORDER BY name")]
+
+    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
+        rows = self.query("SELECT document FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind))
+        if not rows:
+            self.get_bucket(bucket)
+            return None
+        return rows[0][0]
+
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
+        """Set (or with None, remove) the bucket's configuration document of one kind."""
+        with self.write() as conn:
+            _require_bucket(conn, bucket)
+            if document is None:
+                conn.execute("DELETE FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind))
+            else:
+                conn.execute("INSERT OR REPLACE INTO bucket_configs (bucket, kind, document) VALUES (?, ?, ?)", (bucket, kind, document))
 
     def delete_bucket(self, name: str) -> None:
         """Delete an empty bucket and its unfinished uploads (their part blobs are freed)."""
@@ -110,8 +129,9 @@ class Metadata:
             _require_bucket(conn, name)
             if conn.execute("SELECT 1 FROM versions WHERE bucket = ? AND tombstone = 0 LIMIT 1", (name,)).fetchone():
                 raise errors.NotEmpty(name)
-            # Its tombstones go with it: a bucket made again under the name starts empty.
+            # Its tombstones and configuration go with it: a bucket made again under the name starts afresh.
             conn.execute("DELETE FROM versions WHERE bucket = ?", (name,))
+            conn.execute("DELETE FROM bucket_configs WHERE bucket = ?", (name,))
             for (upload_id,) in conn.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,)).fetchall():
                 _drop_upload(conn, upload_id, keep=())
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))

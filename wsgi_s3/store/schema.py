@@ -73,6 +73,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE versions ADD COLUMN tombstone INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX versions_tombstones ON versions (timestamp_ns) WHERE tombstone = 1
     """,
+    """
+    -- A bucket's configuration, one document per kind (versioning, and later lifecycle rules, tags,
+    -- the version policy), all kept and replicated the same way.
+    CREATE TABLE bucket_configs (
+        bucket    TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        document  TEXT NOT NULL,
+        PRIMARY KEY (bucket, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO bucket_configs (bucket, kind, document) SELECT name, 'versioning', versioning FROM buckets WHERE versioning != '';
+    ALTER TABLE buckets DROP COLUMN versioning
+    """,
 ]
 
 

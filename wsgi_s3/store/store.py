@@ -39,6 +39,12 @@ class Store:
     def list_buckets(self) -> list[BucketInfo]:
         return self.meta.list_buckets()
 
+    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
+        return self.meta.get_bucket_config(bucket, kind)
+
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
+        self.meta.put_bucket_config(bucket, kind, document)
+
     def delete_bucket(self, name: str) -> None:
         self.meta.delete_bucket(name)
 
