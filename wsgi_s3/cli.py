@@ -1,4 +1,4 @@
-"""The `wsgi-s3` command: serve | credentials | ring.
+"""The `wsgi-s3` command: serve | node | credentials | ring.
 
 The seed's single-dash Go-style flags are accepted as written (`-listen=:9000 -data=./data`).
 """
@@ -52,7 +52,10 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    flag_names = ("listen", "data_dir", "workers", "certfile", "keyfile", "domain", "region", "log_level", "access_key", "secret_key", "gunicorn_config")
+    flag_names = (
+        "listen", "data_dir", "workers", "certfile", "keyfile", "domain", "region", "log_level", "access_key", "secret_key",
+        "gunicorn_config", "auth_token",
+    )
     flags = {name: getattr(args, name) for name in flag_names if getattr(args, name, None) is not None}
     settings = load(flags, args.config)
     settings.data_dir = os.path.abspath(settings.data_dir)
@@ -80,6 +83,19 @@ def serve(args: argparse.Namespace) -> int:
         )
     os.environ[SETTINGS_ENV] = settings.to_env()
     return run_gunicorn(settings, "wsgi_s3.wsgi:embedded_app")
+
+
+def node(args: argparse.Namespace) -> int:
+    from wsgi_s3.server import run_gunicorn
+    from wsgi_s3.store.blobs import make_private_dirs
+
+    settings = _settings(args)
+    if not settings.auth_token:
+        print("wsgi-s3: a node needs the cluster token: WSGI_S3_AUTH_TOKEN, auth_token in an ini file, or --auth-token", file=sys.stderr)
+        return 2
+    make_private_dirs(settings.data_dir)
+    os.environ[SETTINGS_ENV] = settings.to_env()  # the workers' copy; the environment is not shown by `ps`
+    return run_gunicorn(settings, "wsgi_s3.wsgi:node_app")
 
 
 def credentials_command(args: argparse.Namespace) -> int:
@@ -139,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="embedded single-node S3 server (gateway and store in one service)")
     _add_server_flags(serve_parser)
     serve_parser.set_defaults(run=serve)
+    node_parser = commands.add_parser("node", help="storage node: the cluster's internal API over one data directory")
+    _add_server_flags(node_parser)
+    node_parser.add_argument(
+        "--auth-token", dest="auth_token", help="cluster token (prefer WSGI_S3_AUTH_TOKEN or an ini file: `ps` shows flags)"
+    )
+    node_parser.set_defaults(run=node)
     creds = commands.add_parser("credentials", help="manage access keys")
     creds.add_argument("action", choices=("create", "list"))
     creds.add_argument("--permissions", default="*", help="comma-separated: read, write, delete or * (default *)")
