@@ -19,8 +19,8 @@ class RequireToken:
     """Every request carries `Authorization: Bearer <token>`: 401 without one, 403 with another."""
 
     def __init__(self, token: str) -> None:
-        if not token:
-            raise ValueError("a node needs a cluster token")
+        if not token or not (token.isascii() and token.isprintable()):
+            raise ValueError("a node needs a cluster token of printable ASCII (it travels in a header)")
         self.expected = (protocol.BEARER + token).encode()
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -65,7 +65,7 @@ def create_app(store: Store, token: str) -> falcon.App:
         protocol.UPLOADS: resources.Uploads,
         protocol.UPLOAD: resources.Upload,
         protocol.PARTS: resources.Parts,
-        protocol.PART: resources.PartResource,
+        protocol.PART: resources.Part,
         protocol.COMPLETE: resources.Complete,
     }
     for template, resource in routes.items():

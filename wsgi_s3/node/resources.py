@@ -220,7 +220,7 @@ class Parts:
         answer(resp, [protocol.part_json(part) for part in parts])
 
 
-class PartResource:
+class Part:
     """Record a staged blob as a part (replacing an earlier upload of the same number)."""
 
     def __init__(self, store: Store) -> None:
