@@ -264,3 +264,27 @@ def test_unavailable_quickly_when_the_node_is_down(tmp_path):
     finally:
         client.close()
         server.stop()
+
+
+def test_a_node_killed_mid_stream_is_an_error_never_a_short_body(tmp_path):
+    from tests.node.conftest import node_server
+
+    server = node_server(tmp_path / "data")
+    server.start()
+    client = NodeClient(server.endpoint, TOKEN, connect_timeout=0.5, read_timeout=5)
+    size = 64 << 20  # far more than loopback socket buffers hold, so most of it is still unsent at the kill
+    try:
+        client.create_bucket("b", "us-east-1", "")
+        staged = client.stage(io.BytesIO(bytes(size)), size)
+        version = client.commit_version(version_of("b", "k", [staged]))
+        stream = client.read(version, 0, size)
+        received = len(stream.read(1 << 20))
+        server.kill()
+        with pytest.raises(errors.Unavailable):
+            while data := stream.read(1 << 20):
+                received += len(data)
+        assert received < size
+        stream.close()
+    finally:
+        client.close()
+        server.stop()
