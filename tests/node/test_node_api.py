@@ -288,3 +288,26 @@ def test_a_node_killed_mid_stream_is_an_error_never_a_short_body(tmp_path):
     finally:
         client.close()
         server.stop()
+
+
+class FailingBody:
+    """A body whose own check fails part-way, as a gateway's digest check does at EOF."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.sent >= 3 << 20:
+            raise ValueError("bad digest")
+        self.sent += 1 << 20
+        return bytes(1 << 20)
+
+
+def test_an_error_of_the_body_itself_propagates_and_nothing_is_staged(node, client: NodeClient, bucket: str):
+    blobs = node.data_dir / "blobs"
+    before = sorted(blobs.rglob("*"))
+    with pytest.raises(ValueError, match="bad digest"):
+        client.stage(FailingBody())
+    assert client.list_buckets()  # the pool still works after the broken-off request
+    assert client.entries_after(bucket, "", False, None, 10) == []
+    assert sorted(blobs.rglob("*")) == before
