@@ -36,22 +36,19 @@ def answer(resp: falcon.Response, data: Any, status: str = falcon.HTTP_200) -> N
     resp.text = json.dumps(data, separators=(",", ":"))
 
 
-def _version_param(req: falcon.Request) -> str | None:
-    return req.get_param("version_id")
+class StoreResource:
+    """A resource calls the node's one Store."""
 
-
-class Buckets:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+
+class Buckets(StoreResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         answer(resp, [protocol.bucket_json(bucket) for bucket in self.store.list_buckets()])
 
 
-class Bucket:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
+class Bucket(StoreResource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
         doc = read_json(req)
         created = self.store.create_bucket(bucket, protocol.field(doc, "region", str), protocol.field(doc, "owner", str))
@@ -65,11 +62,8 @@ class Bucket:
         resp.status = falcon.HTTP_204
 
 
-class Entries:
+class Entries(StoreResource):
     """A bucket's newest record per key (delete markers included) in key order, after a marker."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
         entries = self.store.entries_after(
@@ -82,11 +76,8 @@ class Entries:
         answer(resp, [protocol.entry_json(entry) for entry in entries])
 
 
-class Blobs:
+class Blobs(StoreResource):
     """Stage: the request body streams into a blob that no metadata references yet (invisible)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         # wsgi.input, not Falcon's bounded stream: gunicorn ends it at Content-Length or at the last
@@ -99,20 +90,14 @@ class Blobs:
         answer(resp, protocol.staged_json(staged), falcon.HTTP_201)
 
 
-class Discard:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
+class Discard(StoreResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self.store.discard(protocol.records(read_json(req), protocol.staged_from))
         resp.status = falcon.HTTP_204
 
 
-class Versions:
+class Versions(StoreResource):
     """Commit: make a version made of staged blobs visible, under the write's conditions."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         doc = read_json(req)
@@ -130,13 +115,10 @@ class Versions:
         answer(resp, protocol.version_json(stored))
 
 
-class Object:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
+class Object(StoreResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
         """Head: the latest version, or the one named by `version_id`."""
-        answer(resp, protocol.version_json(self.store.get_version(bucket, key, _version_param(req))))
+        answer(resp, protocol.version_json(self.store.get_version(bucket, key, req.get_param("version_id"))))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
         """Remove one version; answers the removed record, or 204 when there was none."""
@@ -148,11 +130,8 @@ class Object:
             answer(resp, protocol.version_json(removed))
 
 
-class Data:
+class Data(StoreResource):
     """A range of one version's bytes, streamed from the open blob files (sendfile when it is one)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
         version = self.store.get_version(bucket, key, req.get_param("version_id", required=True))
@@ -167,20 +146,14 @@ class Data:
             resp.stream = self.store.read(version, start, length)
 
 
-class Uploads:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
+class Uploads(StoreResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         upload = protocol.upload_from(read_json(req))
         self.store.create_upload(upload)
         answer(resp, protocol.upload_json(upload), falcon.HTTP_201)
 
 
-class BucketUploads:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
+class BucketUploads(StoreResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
         uploads = self.store.list_uploads(
             bucket,
@@ -191,11 +164,8 @@ class BucketUploads:
         answer(resp, [protocol.upload_json(upload) for upload in uploads])
 
 
-class Upload:
+class Upload(StoreResource):
     """One upload, named by its id and, as S3 checks, its bucket and key (query parameters)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
         bucket, key = req.get_param("bucket", required=True), req.get_param("key", required=True)
@@ -207,10 +177,7 @@ class Upload:
         resp.status = falcon.HTTP_204
 
 
-class Parts:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
+class Parts(StoreResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
         parts = self.store.list_parts(
             upload_id,
@@ -220,11 +187,8 @@ class Parts:
         answer(resp, [protocol.part_json(part) for part in parts])
 
 
-class Part:
+class Part(StoreResource):
     """Record a staged blob as a part (replacing an earlier upload of the same number)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, upload_id: str, part_number: str) -> None:
         part = protocol.part_from(read_json(req))
@@ -234,10 +198,7 @@ class Part:
         resp.status = falcon.HTTP_204
 
 
-class Complete:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
+class Complete(StoreResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
         doc = read_json(req)
         version = protocol.version_from(protocol.field(doc, "version", dict))
