@@ -32,7 +32,7 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A `wsgi-s3 serve` process; restartable on the same data directory and port."""
+    """A `wsgi-s3 serve` (or `node`) process; restartable on the same data directory and port."""
 
     data_dir: Path
     port: int
@@ -41,6 +41,10 @@ class Server:
     root_key: bool = True  # pass ACCESS_KEY/SECRET_KEY in the environment
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    command: str = "serve"
+    env: dict[str, str] = field(default_factory=dict)  # added to the process's environment
+    ready_path: str = "/health"
+    ready_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -51,7 +55,8 @@ class Server:
         env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "WSGI_S3_"))}
         if self.root_key:
             env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
-        command = [sys.executable, "-m", "wsgi_s3", "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)]
+        env.update(self.env)
+        command = [sys.executable, "-m", "wsgi_s3", self.command, "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)]
         log = open(self.log_path, "ab")
         # A session of its own, so that kill -9 reaches the gunicorn master and its workers.
         self.process = subprocess.Popen(command + self.extra_args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -65,7 +70,7 @@ class Server:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"server exited early:\n{self.log()}")
                 try:
-                    if http.request("GET", self.endpoint + "/health").status == 200:
+                    if http.request("GET", self.endpoint + self.ready_path, headers=self.ready_headers).status == 200:
                         return
                 except urllib3.exceptions.HTTPError:
                     pass

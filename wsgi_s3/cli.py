@@ -1,4 +1,4 @@
-"""The `wsgi-s3` command: serve | credentials | ring.
+"""The `wsgi-s3` command: serve | node | credentials | ring.
 
 The seed's single-dash Go-style flags are accepted as written (`-listen=:9000 -data=./data`).
 """
@@ -36,23 +36,25 @@ def translate_seed_flags(argv: list[str]) -> list[str]:
     return ([mode] if mode else []) + out
 
 
-def _add_server_flags(parser: argparse.ArgumentParser) -> None:
+def _add_server_flags(parser: argparse.ArgumentParser, s3: bool = True) -> None:
+    """The flags of a service; `s3`: with those of a service that S3 clients talk to (not a node)."""
     parser.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:9000; ':9000' means all interfaces)")
     parser.add_argument("--data-dir", "--data", dest="data_dir", help="data directory (default ./data)")
     parser.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
     parser.add_argument("--config", action="append", default=[], help="ini file (repeatable; later files win)")
     parser.add_argument("--certfile", help="TLS certificate (PEM) to serve https directly")
     parser.add_argument("--keyfile", help="TLS private key (PEM)")
-    parser.add_argument("--domain", help="domain for virtual-hosted-style requests (<bucket>.<domain>)")
-    parser.add_argument("--region", help="region reported to clients (default us-east-1)")
     parser.add_argument("--log-level", dest="log_level", help="debug, info, warning or error")
-    parser.add_argument("--access-key", dest="access_key", help="root access key (or AWS_ACCESS_KEY_ID)")
-    parser.add_argument("--secret-key", dest="secret_key", help="root secret key (or AWS_SECRET_ACCESS_KEY)")
     parser.add_argument("--gunicorn-config", dest="gunicorn_config", help="gunicorn config file (default: packaged)")
+    if s3:
+        parser.add_argument("--domain", help="domain for virtual-hosted-style requests (<bucket>.<domain>)")
+        parser.add_argument("--region", help="region reported to clients (default us-east-1)")
+        parser.add_argument("--access-key", dest="access_key", help="root access key (or AWS_ACCESS_KEY_ID)")
+        parser.add_argument("--secret-key", dest="secret_key", help="root secret key (or AWS_SECRET_ACCESS_KEY)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    flag_names = ("listen", "data_dir", "workers", "certfile", "keyfile", "domain", "region", "log_level", "access_key", "secret_key", "gunicorn_config")
+    flag_names = ("listen", "data_dir", "workers", "certfile", "keyfile", "domain", "region", "log_level", "access_key", "secret_key", "gunicorn_config", "auth_token")
     flags = {name: getattr(args, name) for name in flag_names if getattr(args, name, None) is not None}
     settings = load(flags, args.config)
     settings.data_dir = os.path.abspath(settings.data_dir)
@@ -80,6 +82,19 @@ def serve(args: argparse.Namespace) -> int:
         )
     os.environ[SETTINGS_ENV] = settings.to_env()
     return run_gunicorn(settings, "wsgi_s3.wsgi:embedded_app")
+
+
+def node(args: argparse.Namespace) -> int:
+    from wsgi_s3.server import run_gunicorn
+    from wsgi_s3.store.blobs import make_private_dirs
+
+    settings = _settings(args)
+    if not settings.auth_token:
+        print("wsgi-s3: a node needs the cluster token: WSGI_S3_AUTH_TOKEN, auth_token in an ini file, or --auth-token", file=sys.stderr)
+        return 2
+    make_private_dirs(settings.data_dir)
+    os.environ[SETTINGS_ENV] = settings.to_env()  # the workers' copy; the environment is not shown by `ps`
+    return run_gunicorn(settings, "wsgi_s3.wsgi:node_app")
 
 
 def credentials_command(args: argparse.Namespace) -> int:
@@ -139,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="embedded single-node S3 server (gateway and store in one service)")
     _add_server_flags(serve_parser)
     serve_parser.set_defaults(run=serve)
+    node_parser = commands.add_parser("node", help="storage node: the cluster's internal API over one data directory")
+    _add_server_flags(node_parser, s3=False)
+    node_parser.add_argument(
+        "--auth-token", dest="auth_token", help="cluster token (prefer WSGI_S3_AUTH_TOKEN or an ini file: `ps` shows flags)"
+    )
+    node_parser.set_defaults(run=node)
     creds = commands.add_parser("credentials", help="manage access keys")
     creds.add_argument("action", choices=("create", "list"))
     creds.add_argument("--permissions", default="*", help="comma-separated: read, write, delete or * (default *)")

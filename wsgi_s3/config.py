@@ -39,6 +39,9 @@ class Settings:
     lock_timeout: int = 10  # seconds a write waits for the store's lock before answering SlowDown
     tombstone_grace: int = 7  # days a deleted version's tombstone is kept (Swift's reclaim_age)
     gunicorn_config: str = ""  # default: the packaged wsgi_s3.gunicorn_conf
+    # The cluster token nodes require of every request (a secret: prefer WSGI_S3_AUTH_TOKEN or an
+    # ini file to the --auth-token flag, which `ps` shows to every user of the host).
+    auth_token: str = ""
 
     @property
     def credentials_path(self) -> str:

@@ -8,6 +8,7 @@ from wsgi_s3.backend.local import LocalBackend
 from wsgi_s3.config import Settings
 from wsgi_s3.gateway.app import create_app
 from wsgi_s3.gateway.auth import Authenticator, credential_store
+from wsgi_s3.node.app import create_app as create_node_app
 from wsgi_s3.store.store import Store
 
 
@@ -21,3 +22,9 @@ def embedded_app(settings: Settings | None = None) -> falcon.App:
         settings.allow_anonymous,
     )
     return create_app(backend, authenticator, domain=settings.domain, region=settings.region)
+
+
+def node_app(settings: Settings | None = None) -> falcon.App:
+    """`wsgi-s3 node`: a storage node's internal API over a Store in this process."""
+    settings = settings or Settings.from_env()
+    return create_node_app(Store(settings.data_dir, lock_timeout=settings.lock_timeout), settings.auth_token)

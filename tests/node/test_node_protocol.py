@@ -1,0 +1,87 @@
+"""The wire contract in-process: every storage error and every record survives the trip, and what
+the wire may not carry is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wsgi_s3.model import errors
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.node import protocol
+
+BLOB = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.NotFound("upload", "u-1"),
+        errors.AlreadyExists("bucket", "b"),
+        errors.NotEmpty("b"),
+        errors.PreconditionFailed("k"),
+        errors.Busy("locked for 10 s"),
+        errors.Unavailable("staged blob gone"),
+    ],
+)
+def test_every_storage_error_comes_back_as_itself(error):
+    status, body = protocol.error_body(error)
+    again = protocol.error_from(status, json.loads(json.dumps(body)))
+    assert type(again) is type(error) and str(again) == str(error)
+    assert (getattr(again, "what", None), getattr(again, "name", None)) == (getattr(error, "what", None), getattr(error, "name", None))
+
+
+def test_other_answers_are_refusals_or_unavailability():
+    refused = protocol.error_from(403, {"error": "403 Forbidden", "message": "wrong cluster token"})
+    assert isinstance(refused, protocol.Refused) and refused.status == 403
+    assert isinstance(protocol.error_from(502, None), errors.Unavailable)  # a proxy's page, not JSON
+    assert isinstance(protocol.error_from(500, {"error": "InternalError"}), errors.Unavailable)
+
+
+def test_records_survive_the_trip():
+    meta = ObjectMeta("e-2", {"content-type": "a/b"}, {"k": "v"}, {"CRC32": "AAAA"}, "COMPOSITE", (5, 1), ("x", "y"))
+    version = ObjectVersion("b", "k/é", "v1", 7, 6, meta, (Segment(BLOB, 5), Segment(BLOB, 1)), False, False, "gw")
+    assert protocol.version_from(json.loads(json.dumps(protocol.version_json(version)))) == version
+    entry = ListEntry("k", 7, "e", 6, ("CRC32",), "FULL_OBJECT", True)
+    assert protocol.entry_from(protocol.entry_json(entry)) == entry
+    bucket = BucketInfo("b", 1, "r", "o", "Enabled")
+    assert protocol.bucket_from(protocol.bucket_json(bucket)) == bucket
+    upload = Upload("u", "b", "k", 3, meta, "CRC32")
+    assert protocol.upload_from(protocol.upload_json(upload)) == upload
+    part = Part(2, "e", 5, 9, BLOB, {"CRC32": "AAAA"})
+    assert protocol.part_from(protocol.part_json(part)) == part
+    staged = StagedBlob(BLOB, 5, 123)
+    assert protocol.staged_from(protocol.staged_json(staged)) == staged
+
+
+@pytest.mark.parametrize("text", [None, "", " 1", "+1", "1_0", "١", "1.0", "-1", "9" * 5000, str(2**63)])
+def test_numbers_are_ascii_digits_in_range(text):
+    with pytest.raises(protocol.BadRequest):
+        protocol.parse_uint(text, "n")
+
+
+def test_numbers_and_flags():
+    assert protocol.parse_uint("0", "n") == 0 and protocol.parse_uint(str(2**63 - 1), "n") == 2**63 - 1
+    assert protocol.parse_uint("10", "n", 10) == 10
+    with pytest.raises(protocol.BadRequest):
+        protocol.parse_uint("11", "n", 10)
+    assert protocol.parse_flag("1", "f") and not protocol.parse_flag("0", "f")
+    with pytest.raises(protocol.BadRequest):
+        protocol.parse_flag("true", "f")
+
+
+@pytest.mark.parametrize("blob_id", ["../../etc/passwd", BLOB.upper(), BLOB + "0", BLOB[:-1] + "/", 12])
+def test_blob_ids_are_exactly_what_the_store_makes(blob_id):
+    with pytest.raises(protocol.BadRequest):
+        protocol.staged_from({"blob_id": blob_id, "size": 1, "crc32": 0})
+
+
+@pytest.mark.parametrize("size", [True, -1, 2**63, 1.0, "1"])
+def test_record_fields_have_exact_types(size):
+    with pytest.raises(protocol.BadRequest):
+        protocol.staged_from({"blob_id": BLOB, "size": size, "crc32": 0})
+
+
+def test_names_are_one_path_segment():
+    assert protocol.path(protocol.OBJECT, bucket="b", key="../a/.?%") == "/v1/objects/b/%2E%2E%2Fa%2F%2E%3F%25"

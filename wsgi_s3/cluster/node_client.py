@@ -1,0 +1,209 @@
+"""NodeClient: one storage node's API as typed calls, over a urllib3 keep-alive pool.
+
+Its methods mirror the Store's (node/resources.py calls the same ones on the node), so a gateway
+reads like code over a local store. Bodies stream both ways: `stage` sends a readable in blocks,
+`read` returns the response unread. A storage error comes back as the same `model.errors` class
+the node's Store raised; a node that cannot be reached, times out or breaks a stream off is
+`errors.Unavailable`, quickly (connect and read timeouts, no retries: the caller picks another node).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+import urllib3
+
+from wsgi_s3.model import errors
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.node import protocol
+
+BLOCK = 256 * 1024  # bytes per send of a streamed body
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1) -> bytes: ...
+
+
+class _Source:
+    """Remembers an error raised by the body being sent, so that it is not taken for the node's."""
+
+    def __init__(self, source: Readable) -> None:
+        self.source = source
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.source.read(size)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
+class NodeStream:
+    """A range of a version's bytes as the node sends it: read to b"", then close (the connection
+    goes back to the pool when the range was read whole; a half-read one is closed)."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse, length: int, url: str) -> None:
+        self.response = response
+        self.remaining = length
+        self.url = url
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self.response.read(None if size < 0 else size)
+        except urllib3.exceptions.HTTPError as exc:
+            raise errors.Unavailable(f"node {self.url}: the stream broke off: {exc}") from None
+        self.remaining -= len(data)
+        if not data and self.remaining:
+            raise errors.Unavailable(f"node {self.url}: the stream ended {self.remaining} bytes short")
+        return data
+
+    def close(self) -> None:
+        if self.remaining:
+            self.response.close()  # unread bytes would be taken for the next response
+        self.response.release_conn()
+
+
+class NodeClient:
+    def __init__(
+        self, base_url: str, token: str, *, pool_size: int = 10, connect_timeout: float = 2.0, read_timeout: float = 30.0
+    ) -> None:
+        self.url = base_url.rstrip("/")
+        self.headers = {protocol.AUTH_HEADER: protocol.BEARER + token}
+        # block=False: a burst beyond pool_size opens extra connections rather than waiting for one.
+        self.pool = urllib3.connection_from_url(
+            self.url,
+            maxsize=pool_size,
+            block=False,
+            retries=False,
+            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            blocksize=BLOCK,
+        )
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        *,
+        document: Any = None,
+        body: _Source | None = None,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+    ) -> urllib3.BaseHTTPResponse:
+        """The node's answer; a storage error it reports is raised as that error."""
+        target = path + ("?" + urlencode(query, quote_via=quote, safe="") if query else "")
+        all_headers = {**self.headers, **(headers or {})}
+        payload: Any = body
+        if document is not None:
+            payload = json.dumps(document, separators=(",", ":")).encode()
+            all_headers["Content-Type"] = protocol.JSON_TYPE
+        try:
+            response = self.pool.urlopen(method, target, body=payload, headers=all_headers, preload_content=not stream, redirect=False)
+        except urllib3.exceptions.HTTPError as exc:
+            if body is not None and body.error is not None:
+                raise body.error from None
+            raise errors.Unavailable(f"node {self.url}: {exc}") from None
+        if response.status >= 300:
+            try:
+                data = response.data
+                answer = json.loads(data) if data else None
+            except (urllib3.exceptions.HTTPError, ValueError):
+                answer = None
+            finally:
+                response.release_conn()
+            raise protocol.error_from(response.status, answer)
+        return response
+
+    def _json(self, method: str, path: str, query: dict[str, str] | None = None, **options: Any) -> Any:
+        response = self._request(method, path, query, **options)
+        return json.loads(response.data) if response.data else None
+
+    # buckets
+
+    def create_bucket(self, name: str, region: str, owner: str) -> BucketInfo:
+        doc = self._json("PUT", protocol.path(protocol.BUCKET, bucket=name), document={"region": region, "owner": owner})
+        return protocol.bucket_from(doc)
+
+    def get_bucket(self, name: str) -> BucketInfo:
+        return protocol.bucket_from(self._json("GET", protocol.path(protocol.BUCKET, bucket=name)))
+
+    def list_buckets(self) -> list[BucketInfo]:
+        return protocol.records(self._json("GET", protocol.BUCKETS), protocol.bucket_from)
+
+    def delete_bucket(self, name: str) -> None:
+        self._request("DELETE", protocol.path(protocol.BUCKET, bucket=name))
+
+    # objects
+
+    def stage(self, source: Readable, length: int | None = None) -> StagedBlob:
+        """Stream `source` (read until b"") into an invisible blob on the node; chunked unless
+        `length` is known. An error raised by `source` itself propagates unchanged."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        doc = self._json("POST", protocol.BLOBS, body=_Source(source), headers=headers)
+        return protocol.staged_from(doc)
+
+    def discard(self, staged: list[StagedBlob]) -> None:
+        self._request("POST", protocol.DISCARD, document=[protocol.staged_json(blob) for blob in staged])
+
+    def commit_version(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None) -> ObjectVersion:
+        document = {"version": protocol.version_json(version), "if_none_match": if_none_match, "if_match": if_match}
+        return protocol.version_from(self._json("POST", protocol.VERSIONS, document=document))
+
+    def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
+        query = {"version_id": version_id} if version_id is not None else None
+        return protocol.version_from(self._json("GET", protocol.path(protocol.OBJECT, bucket=bucket, key=key), query))
+
+    def read(self, version: ObjectVersion, start: int, length: int) -> NodeStream:
+        """Bytes [start, start+length) of exactly `version` (NotFound("version") if the node holds
+        another one under its id now), as a stream to read and close."""
+        query = {"version_id": version.version_id, "timestamp_ns": str(version.timestamp_ns), "start": str(start), "length": str(length)}
+        response = self._request("GET", protocol.path(protocol.DATA, bucket=version.bucket, key=version.key), query, stream=True)
+        return NodeStream(response, length, self.url)
+
+    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+        """Remove one version; the removed record, or None when the node had none."""
+        path = protocol.path(protocol.OBJECT, bucket=bucket, key=key)
+        doc = self._json("DELETE", path, {"version_id": version_id})
+        return None if doc is None else protocol.version_from(doc)
+
+    def entries_after(self, bucket: str, after: str, inclusive: bool, before: str | None, limit: int) -> list[ListEntry]:
+        query = {"after": after, "inclusive": "1" if inclusive else "0", "limit": str(limit)}
+        if before is not None:
+            query["before"] = before
+        return protocol.records(self._json("GET", protocol.path(protocol.ENTRIES, bucket=bucket), query), protocol.entry_from)
+
+    # multipart uploads
+
+    def create_upload(self, upload: Upload) -> None:
+        self._request("POST", protocol.UPLOADS, document=protocol.upload_json(upload))
+
+    def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
+        doc = self._json("GET", protocol.path(protocol.UPLOAD, upload_id=upload_id), {"bucket": bucket, "key": key})
+        return protocol.upload_from(doc)
+
+    def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]:
+        query = {"key_marker": key_marker, "upload_id_marker": upload_id_marker, "limit": str(limit)}
+        return protocol.records(self._json("GET", protocol.path(protocol.BUCKET_UPLOADS, bucket=bucket), query), protocol.upload_from)
+
+    def put_part(self, upload_id: str, part: Part) -> None:
+        path = protocol.path(protocol.PART, upload_id=upload_id, part_number=part.part_number)
+        self._request("PUT", path, document=protocol.part_json(part))
+
+    def list_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[Part]:
+        query = {"after": str(after_part), "limit": str(limit)}
+        return protocol.records(self._json("GET", protocol.path(protocol.PARTS, upload_id=upload_id), query), protocol.part_from)
+
+    def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        self._request("DELETE", protocol.path(protocol.UPLOAD, upload_id=upload_id), {"bucket": bucket, "key": key})
+
+    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> ObjectVersion:
+        document = {"version": protocol.version_json(version), "parts": [protocol.part_json(part) for part in parts]}
+        return protocol.version_from(self._json("POST", protocol.path(protocol.COMPLETE, upload_id=upload_id), document=document))

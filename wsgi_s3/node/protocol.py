@@ -1,0 +1,319 @@
+"""The wire contract of a storage node's API, shared by the node (node/resources.py) and its client
+(cluster/node_client.py): paths, headers, the JSON shape of every record, and how a storage error
+travels. Both sides encode and decode with the functions here, so they cannot drift apart.
+
+Everything from the wire is parsed strictly: a malformed request is a `BadRequest` (400), never a
+guess. Blob ids become file paths on the node, so they must be exactly what `BlobFiles` makes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from wsgi_s3.model import errors
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
+
+PREFIX = "/v1"
+AUTH_HEADER = "Authorization"
+BEARER = "Bearer "
+JSON_TYPE = "application/json"
+
+# Routes, as Falcon templates; `path()` fills them in for the client.
+BUCKETS = PREFIX + "/buckets"  # GET list
+BUCKET = PREFIX + "/buckets/{bucket}"  # PUT create, GET, DELETE
+BUCKET_UPLOADS = PREFIX + "/buckets/{bucket}/uploads"  # GET list uploads
+ENTRIES = PREFIX + "/buckets/{bucket}/entries"  # GET sorted listing entries
+BLOBS = PREFIX + "/blobs"  # POST stage (the body is the blob)
+DISCARD = PREFIX + "/blobs/discard"  # POST discard staged blobs
+VERSIONS = PREFIX + "/versions"  # POST commit a version
+OBJECT = PREFIX + "/objects/{bucket}/{key}"  # GET head, DELETE a version
+DATA = PREFIX + "/data/{bucket}/{key}"  # GET a range of a version's bytes
+UPLOADS = PREFIX + "/uploads"  # POST create an upload
+UPLOAD = PREFIX + "/uploads/{upload_id}"  # GET, DELETE (abort)
+PARTS = PREFIX + "/uploads/{upload_id}/parts"  # GET list parts
+PART = PREFIX + "/uploads/{upload_id}/parts/{part_number}"  # PUT a part
+COMPLETE = PREFIX + "/uploads/{upload_id}/complete"  # POST complete
+
+INT64_MAX = 2**63 - 1
+MAX_LIMIT = 100_000  # rows one listing request may ask for
+MAX_PART_NUMBER = 10_000
+_BLOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class BadRequest(ValueError):
+    """A request the node cannot parse: a bug in the caller, answered 400."""
+
+
+class Refused(errors.StorageError):
+    """The node refused the request itself (wrong or missing token, malformed request): a
+    misconfiguration or a bug, never worth retrying on another node."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+
+
+# One table, read both ways: the error a Store raises <-> its name and status on the wire.
+ERRORS: dict[str, tuple[type[errors.StorageError], int]] = {
+    "NotFound": (errors.NotFound, 404),
+    "AlreadyExists": (errors.AlreadyExists, 409),
+    "NotEmpty": (errors.NotEmpty, 409),
+    "PreconditionFailed": (errors.PreconditionFailed, 412),
+    "Busy": (errors.Busy, 503),
+    "Unavailable": (errors.Unavailable, 503),
+}
+_NAMED = (errors.NotFound, errors.AlreadyExists)  # errors that carry (what, name)
+
+
+def path(template: str, **names: str | int) -> str:
+    return template.format(**{name: quote_segment(str(value)) for name, value in names.items()})
+
+
+def quote_segment(text: str) -> str:
+    """One path segment, whatever `text` holds: slashes and dots are escaped too, so that no client
+    library or proxy can merge or drop segments ("a/../b", a key that is "..")."""
+    return quote(text, safe="").replace(".", "%2E")
+
+
+# errors
+
+
+def error_body(exc: errors.StorageError) -> tuple[int, dict[str, Any]]:
+    """(status, JSON) for a storage error in the table; KeyError for any other."""
+    name = type(exc).__name__
+    _, status = ERRORS[name]
+    body: dict[str, Any] = {"error": name, "message": str(exc)}
+    if isinstance(exc, _NAMED):
+        body.update(what=exc.what, name=exc.name)
+    return status, body
+
+
+def error_from(status: int, body: object) -> errors.StorageError:
+    """The exception a node's error answer stands for."""
+    if isinstance(body, dict) and body.get("error") in ERRORS:
+        cls, _ = ERRORS[body["error"]]
+        if issubclass(cls, _NAMED):
+            return cls(str(body.get("what", "")), str(body.get("name", "")))
+        return cls(str(body.get("message", "")))
+    message = str(body.get("message", "")) if isinstance(body, dict) else ""
+    if status >= 500:
+        return errors.Unavailable(f"node answered {status}: {message}")
+    return Refused(status, message)
+
+
+# strict parsing of what came off the wire
+
+
+def parse_uint(text: str | None, name: str, maximum: int = INT64_MAX) -> int:
+    """ASCII digits only, at most `maximum` (int() alone accepts ' 1', '+1', '1_0', '١')."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)) or int(text) > maximum:
+        raise BadRequest(f"{name} must be an integer between 0 and {maximum}")
+    return int(text)
+
+
+def parse_flag(text: str | None, name: str) -> bool:
+    if text not in ("0", "1"):
+        raise BadRequest(f"{name} must be 0 or 1")
+    return text == "1"
+
+
+def blob_id(value: object) -> str:
+    if not isinstance(value, str) or not _BLOB_ID.fullmatch(value):
+        raise BadRequest("a blob id is 32 lower-case hex digits")
+    return value
+
+
+def field(data: object, name: str, kind: type) -> Any:
+    """A field of a JSON document, of exactly that type."""
+    if not isinstance(data, dict) or name not in data:
+        raise BadRequest(f"missing field {name!r}")
+    value = data[name]
+    # bool is an int in Python; a count must not be `true`.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadRequest(f"field {name!r} must be {kind.__name__}")
+    if kind is int and not 0 <= value <= INT64_MAX:
+        raise BadRequest(f"field {name!r} is out of range")
+    return value
+
+
+def _strings(data: object, name: str) -> dict[str, str]:
+    value = field(data, name, dict)
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise BadRequest(f"field {name!r} must map strings to strings")
+    return value
+
+
+def _list(data: object, name: str, kind: type) -> list:
+    value = field(data, name, list)
+    if not all(isinstance(item, kind) and not isinstance(item, bool) for item in value):
+        raise BadRequest(f"field {name!r} must be a list of {kind.__name__}")
+    return value
+
+
+# records: X_json(record) -> dict, X_from(dict) -> record
+
+
+def meta_json(meta: ObjectMeta) -> dict[str, Any]:
+    return {
+        "etag": meta.etag,
+        "content": meta.content,
+        "user_meta": meta.user_meta,
+        "checksums": meta.checksums,
+        "checksum_type": meta.checksum_type,
+        "part_sizes": list(meta.part_sizes),
+        "part_checksums": list(meta.part_checksums),
+    }
+
+
+def meta_from(data: object) -> ObjectMeta:
+    return ObjectMeta(
+        etag=field(data, "etag", str),
+        content=_strings(data, "content"),
+        user_meta=_strings(data, "user_meta"),
+        checksums=_strings(data, "checksums"),
+        checksum_type=field(data, "checksum_type", str),
+        part_sizes=tuple(_list(data, "part_sizes", int)),
+        part_checksums=tuple(_list(data, "part_checksums", str)),
+    )
+
+
+def version_json(version: ObjectVersion) -> dict[str, Any]:
+    return {
+        "bucket": version.bucket,
+        "key": version.key,
+        "version_id": version.version_id,
+        "timestamp_ns": version.timestamp_ns,
+        "origin": version.origin,
+        "size": version.size,
+        "meta": meta_json(version.meta),
+        "segments": [[segment.blob_id, segment.size] for segment in version.segments],
+        "delete_marker": version.delete_marker,
+        "is_latest": version.is_latest,
+    }
+
+
+def version_from(data: object) -> ObjectVersion:
+    segments = []
+    for item in field(data, "segments", list):
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], int) and not isinstance(item[1], bool)):
+            raise BadRequest("a segment is [blob_id, size]")
+        if not 0 <= item[1] <= INT64_MAX:
+            raise BadRequest("a segment's size is out of range")
+        segments.append(Segment(blob_id(item[0]), item[1]))
+    return ObjectVersion(
+        bucket=field(data, "bucket", str),
+        key=field(data, "key", str),
+        version_id=field(data, "version_id", str),
+        timestamp_ns=field(data, "timestamp_ns", int),
+        origin=field(data, "origin", str),
+        size=field(data, "size", int),
+        meta=meta_from(field(data, "meta", dict)),
+        segments=tuple(segments),
+        delete_marker=field(data, "delete_marker", bool),
+        is_latest=field(data, "is_latest", bool),
+    )
+
+
+def entry_json(entry: ListEntry) -> dict[str, Any]:
+    return {
+        "key": entry.key,
+        "timestamp_ns": entry.timestamp_ns,
+        "etag": entry.etag,
+        "size": entry.size,
+        "checksum_algorithms": list(entry.checksum_algorithms),
+        "checksum_type": entry.checksum_type,
+        "delete_marker": entry.delete_marker,
+    }
+
+
+def entry_from(data: object) -> ListEntry:
+    return ListEntry(
+        key=field(data, "key", str),
+        timestamp_ns=field(data, "timestamp_ns", int),
+        etag=field(data, "etag", str),
+        size=field(data, "size", int),
+        checksum_algorithms=tuple(_list(data, "checksum_algorithms", str)),
+        checksum_type=field(data, "checksum_type", str),
+        delete_marker=field(data, "delete_marker", bool),
+    )
+
+
+def bucket_json(bucket: BucketInfo) -> dict[str, Any]:
+    return {
+        "name": bucket.name,
+        "created_ns": bucket.created_ns,
+        "region": bucket.region,
+        "owner": bucket.owner,
+        "versioning": bucket.versioning,
+    }
+
+
+def bucket_from(data: object) -> BucketInfo:
+    return BucketInfo(
+        name=field(data, "name", str),
+        created_ns=field(data, "created_ns", int),
+        region=field(data, "region", str),
+        owner=field(data, "owner", str),
+        versioning=field(data, "versioning", str),
+    )
+
+
+def staged_json(staged: StagedBlob) -> dict[str, Any]:
+    return {"blob_id": staged.blob_id, "size": staged.size, "crc32": staged.crc32}
+
+
+def staged_from(data: object) -> StagedBlob:
+    return StagedBlob(blob_id(field(data, "blob_id", str)), field(data, "size", int), field(data, "crc32", int))
+
+
+def part_json(part: Part) -> dict[str, Any]:
+    return {
+        "part_number": part.part_number,
+        "etag": part.etag,
+        "size": part.size,
+        "timestamp_ns": part.timestamp_ns,
+        "blob_id": part.blob_id,
+        "checksums": part.checksums,
+    }
+
+
+def part_from(data: object) -> Part:
+    return Part(
+        part_number=field(data, "part_number", int),
+        etag=field(data, "etag", str),
+        size=field(data, "size", int),
+        timestamp_ns=field(data, "timestamp_ns", int),
+        blob_id=blob_id(field(data, "blob_id", str)),
+        checksums=_strings(data, "checksums"),
+    )
+
+
+def upload_json(upload: Upload) -> dict[str, Any]:
+    return {
+        "upload_id": upload.upload_id,
+        "bucket": upload.bucket,
+        "key": upload.key,
+        "initiated_ns": upload.initiated_ns,
+        "meta": meta_json(upload.meta),
+        "checksum_algorithm": upload.checksum_algorithm,
+    }
+
+
+def upload_from(data: object) -> Upload:
+    return Upload(
+        upload_id=field(data, "upload_id", str),
+        bucket=field(data, "bucket", str),
+        key=field(data, "key", str),
+        initiated_ns=field(data, "initiated_ns", int),
+        meta=meta_from(field(data, "meta", dict)),
+        checksum_algorithm=field(data, "checksum_algorithm", str),
+    )
+
+
+def records(data: object, decode) -> list:
+    """A JSON list of records, each decoded by `decode`."""
+    if not isinstance(data, list):
+        raise BadRequest("expected a list")
+    return [decode(item) for item in data]

@@ -1,0 +1,206 @@
+"""The node API's resources: each parses the request strictly (node/protocol.py), calls the Store
+once and answers JSON. No S3 here: no XML, no signatures, no versioning rules; the gateway decides
+those and the node stores what it is told."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import falcon
+
+from wsgi_s3.model import errors
+from wsgi_s3.node import protocol
+from wsgi_s3.store.store import Store
+
+MAX_DOCUMENT = 16 << 20  # a complete request lists up to 10,000 parts: far less than this
+
+
+def read_json(req: falcon.Request) -> Any:
+    """The request's JSON document; it must declare its length (documents are small)."""
+    length = req.content_length
+    if length is None or length > MAX_DOCUMENT:
+        raise protocol.BadRequest(f"a JSON document needs a Content-Length of at most {MAX_DOCUMENT}")
+    data = req.bounded_stream.read(length)
+    if len(data) != length:
+        raise protocol.BadRequest("the JSON document was cut short")
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise protocol.BadRequest("the body is not JSON") from None
+
+
+def answer(resp: falcon.Response, data: Any, status: str = falcon.HTTP_200) -> None:
+    resp.status = status
+    resp.content_type = protocol.JSON_TYPE
+    resp.text = json.dumps(data, separators=(",", ":"))
+
+
+class StoreResource:
+    """A resource calls the node's one Store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+
+class Buckets(StoreResource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        answer(resp, [protocol.bucket_json(bucket) for bucket in self.store.list_buckets()])
+
+
+class Bucket(StoreResource):
+    def on_put(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        doc = read_json(req)
+        created = self.store.create_bucket(bucket, protocol.field(doc, "region", str), protocol.field(doc, "owner", str))
+        answer(resp, protocol.bucket_json(created), falcon.HTTP_201)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        answer(resp, protocol.bucket_json(self.store.get_bucket(bucket)))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        self.store.delete_bucket(bucket)
+        resp.status = falcon.HTTP_204
+
+
+class Entries(StoreResource):
+    """A bucket's newest record per key (delete markers included) in key order, after a marker."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        entries = self.store.entries_after(
+            bucket,
+            req.get_param("after", default=""),
+            protocol.parse_flag(req.get_param("inclusive", default="0"), "inclusive"),
+            req.get_param("before"),
+            protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT),
+        )
+        answer(resp, [protocol.entry_json(entry) for entry in entries])
+
+
+class Blobs(StoreResource):
+    """Stage: the request body streams into a blob that no metadata references yet (invisible)."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        # wsgi.input, not Falcon's bounded stream: gunicorn ends it at Content-Length or at the last
+        # chunk of a chunked body, which Falcon's stream would read as empty.
+        staged = self.store.stage(req.env["wsgi.input"])
+        if req.content_length is not None and staged.size != req.content_length:
+            # gunicorn ends a Content-Length body early, without an error, when the peer hangs up.
+            self.store.discard([staged])
+            raise protocol.BadRequest(f"the body was cut short: {staged.size} of {req.content_length} bytes")
+        answer(resp, protocol.staged_json(staged), falcon.HTTP_201)
+
+
+class Discard(StoreResource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.store.discard(protocol.records(read_json(req), protocol.staged_from))
+        resp.status = falcon.HTTP_204
+
+
+class Versions(StoreResource):
+    """Commit: make a version made of staged blobs visible, under the write's conditions."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        doc = read_json(req)
+        if_match = doc.get("if_match") if isinstance(doc, dict) else None
+        if if_match is not None and not isinstance(if_match, str):
+            raise protocol.BadRequest("if_match must be a string or null")
+        version = protocol.version_from(protocol.field(doc, "version", dict))
+        if sum(segment.size for segment in version.segments) != version.size:
+            raise protocol.BadRequest("a version's segments must add up to its size")
+        stored = self.store.commit_version(
+            version,
+            if_none_match=protocol.field(doc, "if_none_match", bool),
+            if_match=if_match,
+        )
+        answer(resp, protocol.version_json(stored))
+
+
+class Object(StoreResource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        """Head: the latest version, or the one named by `version_id`."""
+        answer(resp, protocol.version_json(self.store.get_version(bucket, key, req.get_param("version_id"))))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        """Remove one version; answers the removed record, or 204 when there was none."""
+        version_id = req.get_param("version_id", required=True)
+        removed = self.store.delete_version(bucket, key, version_id)
+        if removed is None:
+            resp.status = falcon.HTTP_204
+        else:
+            answer(resp, protocol.version_json(removed))
+
+
+class Data(StoreResource):
+    """A range of one version's bytes, streamed from the open blob files (sendfile when it is one)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        version = self.store.get_version(bucket, key, req.get_param("version_id", required=True))
+        # The stamp pins the exact version the caller saw: a null version overwritten since has the same id.
+        if version.timestamp_ns != protocol.parse_uint(req.get_param("timestamp_ns"), "timestamp_ns"):
+            raise errors.NotFound("version", version.version_id)
+        start = protocol.parse_uint(req.get_param("start"), "start", version.size)
+        length = protocol.parse_uint(req.get_param("length"), "length", version.size - start)
+        resp.content_type = "application/octet-stream"
+        resp.content_length = length
+        if length:
+            resp.stream = self.store.read(version, start, length)
+
+
+class Uploads(StoreResource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        upload = protocol.upload_from(read_json(req))
+        self.store.create_upload(upload)
+        answer(resp, protocol.upload_json(upload), falcon.HTTP_201)
+
+
+class BucketUploads(StoreResource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        uploads = self.store.list_uploads(
+            bucket,
+            req.get_param("key_marker", default=""),
+            req.get_param("upload_id_marker", default=""),
+            protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT),
+        )
+        answer(resp, [protocol.upload_json(upload) for upload in uploads])
+
+
+class Upload(StoreResource):
+    """One upload, named by its id and, as S3 checks, its bucket and key (query parameters)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
+        bucket, key = req.get_param("bucket", required=True), req.get_param("key", required=True)
+        answer(resp, protocol.upload_json(self.store.get_upload(bucket, key, upload_id)))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
+        bucket, key = req.get_param("bucket", required=True), req.get_param("key", required=True)
+        self.store.abort_upload(bucket, key, upload_id)
+        resp.status = falcon.HTTP_204
+
+
+class Parts(StoreResource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
+        parts = self.store.list_parts(
+            upload_id,
+            protocol.parse_uint(req.get_param("after", default="0"), "after", protocol.MAX_PART_NUMBER),
+            protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT),
+        )
+        answer(resp, [protocol.part_json(part) for part in parts])
+
+
+class Part(StoreResource):
+    """Record a staged blob as a part (replacing an earlier upload of the same number)."""
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, upload_id: str, part_number: str) -> None:
+        part = protocol.part_from(read_json(req))
+        if part.part_number != protocol.parse_uint(part_number, "part number", protocol.MAX_PART_NUMBER):
+            raise protocol.BadRequest("the part number of the path and of the record differ")
+        self.store.put_part(upload_id, part)
+        resp.status = falcon.HTTP_204
+
+
+class Complete(StoreResource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
+        doc = read_json(req)
+        version = protocol.version_from(protocol.field(doc, "version", dict))
+        parts = protocol.records(protocol.field(doc, "parts", list), protocol.part_from)
+        answer(resp, protocol.version_json(self.store.complete_upload(upload_id, version, parts)))
