@@ -4,6 +4,7 @@ rebuilt as the class the node's Store raised."""
 from __future__ import annotations
 
 import io
+import time
 import uuid
 import zlib
 
@@ -48,7 +49,7 @@ def test_bucket_records(client: NodeClient):
     put(client, name, "k", b"x")
     with pytest.raises(errors.NotEmpty):
         client.delete_bucket(name)
-    client.delete_version(name, "k", NULL_VERSION)
+    client.delete_version(name, "k", NULL_VERSION, time.time_ns(), "test")
     client.delete_bucket(name)
     with pytest.raises(errors.NotFound) as missing:
         client.get_bucket(name)
@@ -113,10 +114,15 @@ def test_versions_and_delete(client: NodeClient, bucket: str):
     v2 = put(client, bucket, "v", b"two", stamp=2000, version_id=new_version_id(2000))
     assert client.get_version(bucket, "v") == v2
     assert client.get_version(bucket, "v", v1.version_id).etag == v1.etag
-    removed = client.delete_version(bucket, "v", v2.version_id)
+    removed = client.delete_version(bucket, "v", v2.version_id, 3000, "test")
     assert removed is not None and removed.version_id == v2.version_id
     assert client.get_version(bucket, "v").version_id == v1.version_id  # the next newest is latest again
-    assert client.delete_version(bucket, "v", v2.version_id) is None
+    assert client.delete_version(bucket, "v", v2.version_id, 3001, "test") is None
+    # The tombstone outlives a replay of the write it deleted.
+    put(client, bucket, "v", b"two", stamp=2000, version_id=v2.version_id)
+    assert client.get_version(bucket, "v").version_id == v1.version_id
+    assert client.delete_version(bucket, "v", v1.version_id, 500, "test") is None  # older than the write: kept
+    assert client.get_version(bucket, "v").version_id == v1.version_id
     with pytest.raises(errors.NotFound) as missing:
         client.get_version(bucket, "v", v2.version_id)
     assert missing.value.what == "version"

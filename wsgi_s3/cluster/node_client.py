@@ -168,10 +168,11 @@ class NodeClient:
         response = self._request("GET", protocol.path(protocol.DATA, bucket=version.bucket, key=version.key), query, stream=True)
         return NodeStream(response, length, self.url)
 
-    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
-        """Remove one version; the removed record, or None when the node had none."""
+    def delete_version(self, bucket: str, key: str, version_id: str, stamp: int, origin: str) -> ObjectVersion | None:
+        """Leave a tombstone of one version stamped (stamp, origin); the live record it replaced,
+        or None when the node had none (or has a newer write of it)."""
         path = protocol.path(protocol.OBJECT, bucket=bucket, key=key)
-        doc = self._json("DELETE", path, {"version_id": version_id})
+        doc = self._json("DELETE", path, {"version_id": version_id, "timestamp_ns": str(stamp), "origin": origin})
         return None if doc is None else protocol.version_from(doc)
 
     def entries_after(self, bucket: str, after: str, inclusive: bool, before: str | None, limit: int) -> list[ListEntry]:

@@ -191,6 +191,7 @@ def version_json(version: ObjectVersion) -> dict[str, Any]:
         "segments": [[segment.blob_id, segment.size] for segment in version.segments],
         "delete_marker": version.delete_marker,
         "is_latest": version.is_latest,
+        "tombstone": version.tombstone,
     }
 
 
@@ -213,6 +214,7 @@ def version_from(data: object) -> ObjectVersion:
         segments=tuple(segments),
         delete_marker=field(data, "delete_marker", bool),
         is_latest=field(data, "is_latest", bool),
+        tombstone=field(data, "tombstone", bool),
     )
 
 

@@ -121,9 +121,11 @@ class Object(StoreResource):
         answer(resp, protocol.version_json(self.store.get_version(bucket, key, req.get_param("version_id"))))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
-        """Remove one version; answers the removed record, or 204 when there was none."""
+        """Leave a tombstone of one version, stamped by the delete; answers the live record it
+        replaced, or 204 when there was none."""
         version_id = req.get_param("version_id", required=True)
-        removed = self.store.delete_version(bucket, key, version_id)
+        stamp = protocol.parse_uint(req.get_param("timestamp_ns"), "timestamp_ns")
+        removed = self.store.delete_version(bucket, key, version_id, stamp, req.get_param("origin", default=""))
         if removed is None:
             resp.status = falcon.HTTP_204
         else:
