@@ -197,11 +197,11 @@ class Generated:
 def test_one_gib_multipart_upload_and_download_stream(s3, bucket):
     size = 1 << 30
     source = Generated(size)
-    config = TransferConfig(multipart_threshold=64 * MIB, multipart_chunksize=64 * MIB, max_concurrency=4)
+    config = TransferConfig(multipart_threshold=64 * MIB, multipart_chunksize=16 * MIB, max_concurrency=4)
     s3.upload_fileobj(source, bucket, "big", Config=config)
     assert source.left == 0
     head = s3.head_object(Bucket=bucket, Key="big")
-    assert head["ContentLength"] == size and head["ETag"].endswith('-16"')
+    assert head["ContentLength"] == size and head["ETag"].endswith('-64"')
     sha = hashlib.sha256()
     received = 0
     for chunk in s3.get_object(Bucket=bucket, Key="big")["Body"].iter_chunks(MIB):
@@ -216,42 +216,42 @@ def tls_socket(nginx: Nginx, tls: TlsFiles, source: str = "127.0.0.1") -> ssl.SS
     return context.wrap_socket(raw, server_hostname="127.0.0.1")
 
 
-def read_head(sock: ssl.SSLSocket) -> bytes:
-    """An interim response's head, read byte by byte so that nothing after it is consumed."""
+def read_head(sock: ssl.SSLSocket) -> tuple[int, dict[str, str]]:
+    """A response head (status, lower-case headers), read byte by byte so that nothing after it is consumed."""
     head = b""
     while not head.endswith(b"\r\n\r\n"):
         byte = sock.recv(1)
         assert byte, f"connection closed after {head!r}"
         head += byte
-    return head
+    status_line, *lines = head.decode("latin-1").split("\r\n")[:-2]
+    return int(status_line.split()[1]), {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in lines)}
 
 
-def expect_continue_put(nginx: Nginx, tls: TlsFiles, raw_s3, target: str, body: bytes, tamper: bool = False) -> tuple[bytes, HTTPResponse]:
+def expect_continue_put(nginx: Nginx, tls: TlsFiles, raw_s3, target: str, body: bytes, tamper: bool = False) -> tuple[int, int, dict[str, str]]:
+    """(interim status, final status, final headers) of a PUT that waits for 100 Continue before its body."""
     headers = raw_s3(nginx).signed_headers("PUT", target, {"Content-Length": str(len(body)), "Expect": "100-continue"})
     if tamper:
         headers["Authorization"] = headers["Authorization"][:-4] + "0000"
     sock = tls_socket(nginx, tls)
     lines = [f"PUT {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items()), "", ""]
     sock.sendall("\r\n".join(lines).encode())
-    interim = read_head(sock)  # before a single body byte is sent
+    interim, _ = read_head(sock)  # before a single body byte is sent
     sock.sendall(body)
-    response = HTTPResponse(sock)
-    response.begin()
-    response.read()
+    # Read by hand, not with http.client, which skips any number of 100s: a second 100 here (the
+    # gateway's own, relayed as if final) would leave the client without a real answer.
+    status, final = read_head(sock)
     sock.close()
-    return interim, response
+    return interim, status, final
 
 
 def test_expect_100_continue_put(nginx, tls_files, raw_s3, s3, bucket):
     body = os.urandom(256 * 1024)
-    interim, response = expect_continue_put(nginx, tls_files, raw_s3, f"/{bucket}/continued", body)
-    assert interim.startswith(b"HTTP/1.1 100 Continue\r\n") and response.status == 200
+    assert expect_continue_put(nginx, tls_files, raw_s3, f"/{bucket}/continued", body)[:2] == (100, 200)
     assert s3.get_object(Bucket=bucket, Key="continued")["Body"].read() == body
     # nginx, not the gateway, answers the 100 (the config says so): a request the gateway refuses is
     # invited too, and still gets its final answer from the gateway once the body is through.
-    interim, response = expect_continue_put(nginx, tls_files, raw_s3, f"/{bucket}/refused", body, tamper=True)
-    assert interim.startswith(b"HTTP/1.1 100 Continue\r\n") and response.status == 403
-    assert response.getheader("x-amz-request-id")
+    interim, status, final = expect_continue_put(nginx, tls_files, raw_s3, f"/{bucket}/refused", body, tamper=True)
+    assert (interim, status) == (100, 403) and final["x-amz-request-id"]
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1
 
 
