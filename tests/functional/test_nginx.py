@@ -68,9 +68,6 @@ class Nginx:
     def endpoint(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
-    def log(self) -> str:
-        return (self.prefix / "error.log").read_text(errors="replace")
-
 
 def start_nginx(prefix: Path, upstream_port: int, tls: TlsFiles) -> Nginx:
     prefix.mkdir()
@@ -78,7 +75,7 @@ def start_nginx(prefix: Path, upstream_port: int, tls: TlsFiles) -> Nginx:
     (prefix / "site.conf").write_text(render_site(SITE.read_text(), upstream_port, port, tls))
     temp = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     (prefix / "nginx.conf").write_text(
-        "master_process off;\n"  # one process: it dies with the test, and never switches user
+        "master_process off;\n"  # one process: stopping it leaves no worker behind
         "error_log error.log info;\n"
         "pid nginx.pid;\n"
         "events { worker_connections 256; }\n"
@@ -88,11 +85,9 @@ def start_nginx(prefix: Path, upstream_port: int, tls: TlsFiles) -> Nginx:
         + "    include site.conf;\n"
         "}\n"
     )
-    process = subprocess.Popen(
-        [nginx_binary(), "-p", str(prefix), "-c", "nginx.conf", "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=open(prefix / "stderr.log", "wb"),
-    )
+    with open(prefix / "stderr.log", "wb") as stderr:
+        command = [nginx_binary(), "-p", str(prefix), "-c", "nginx.conf", "-g", "daemon off;"]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 30
     while True:
         if process.poll() is not None:
@@ -136,14 +131,16 @@ def bucket(s3) -> str:
     return name
 
 
-def text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def sent_headers(client, event: str) -> list[dict[str, str]]:
     """Records the headers of every request `client` sends for `event` (e.g. "PutObject")."""
     seen: list[dict[str, str]] = []
-    client.meta.events.register(f"before-send.s3.{event}", lambda request, **_: seen.append({k.lower(): text(v) for k, v in request.headers.items()}))
+
+    def record(request, **_) -> None:
+        # botocore keeps some header values as bytes.
+        headers = request.headers.items()
+        seen.append({name.lower(): value.decode() if isinstance(value, bytes) else value for name, value in headers})
+
+    client.meta.events.register(f"before-send.s3.{event}", record)
     return seen
 
 
@@ -227,7 +224,9 @@ def read_head(sock: ssl.SSLSocket) -> tuple[int, dict[str, str]]:
     return int(status_line.split()[1]), {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in lines)}
 
 
-def expect_continue_put(nginx: Nginx, tls: TlsFiles, raw_s3, target: str, body: bytes, tamper: bool = False) -> tuple[int, int, dict[str, str]]:
+def expect_continue_put(
+    nginx: Nginx, tls: TlsFiles, raw_s3, target: str, body: bytes, tamper: bool = False
+) -> tuple[int, int, dict[str, str]]:
     """(interim status, final status, final headers) of a PUT that waits for 100 Continue before its body."""
     headers = raw_s3(nginx).signed_headers("PUT", target, {"Content-Length": str(len(body)), "Expect": "100-continue"})
     if tamper:
