@@ -9,7 +9,7 @@ from __future__ import annotations
 worker_class = "wsgi_s3.worker.S3Worker"
 worker_connections = 1000
 graceful_timeout = 30
-keepalive = 75  # longer than typical client idle pools, shorter than nginx's upstream keepalive_timeout
+keepalive = 75  # longer than client idle pools and than nginx's upstream keepalive_timeout (60 s), so nginx closes first
 # Request lines carry long presigned query strings. 8190 is gunicorn's ceiling (MAX_REQUEST_LINE in
 # gunicorn/http/message.py): a larger value is silently lowered to it (benoitc/gunicorn#3171), and 0
 # would mean no limit at all. S3 itself refuses a header section over 8 KiB.
