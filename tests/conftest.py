@@ -119,6 +119,55 @@ def start_server(tmp_path: Path) -> Iterator:
         server.stop()
 
 
+CLUSTER_TOKEN = "cluster-test-token-0001"
+
+
+def node_server(data_dir: Path, token: str = CLUSTER_TOKEN) -> Server:
+    """A `wsgi-s3 node`, given its token in the environment as the docs advise (flags show in `ps`)."""
+    return Server(
+        data_dir,
+        free_port(),
+        root_key=False,
+        command="node",
+        env={"WSGI_S3_AUTH_TOKEN": token},
+        ready_path="/v1/buckets",
+        ready_headers={"Authorization": "Bearer " + token},
+    )
+
+
+@dataclass
+class Cluster:
+    """Three `wsgi-s3 node` processes and a `wsgi-s3 gateway` over them (N=3, W=2, R=1)."""
+
+    nodes: list[Server]
+    gateway: Server
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        self.gateway.start()
+
+    def stop(self) -> None:
+        for server in (self.gateway, *self.nodes):
+            server.stop()
+
+
+def make_cluster(base: Path, replicas: int = 3, write_quorum: int = 2, read_quorum: int = 1) -> Cluster:
+    nodes = [node_server(base / f"node{index}") for index in range(1, 4)]
+    flags = ["--nodes", ",".join(node.endpoint for node in nodes), "--replicas", str(replicas), "-w", str(write_quorum), "-r", str(read_quorum)]
+    gateway = Server(base / "gateway", free_port(), flags, command="gateway", env={"WSGI_S3_BACKEND_AUTH_TOKEN": CLUSTER_TOKEN})
+    return Cluster(nodes, gateway)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster shared by the tests that run against a gateway."""
+    instance = make_cluster(tmp_path_factory.mktemp("cluster"))
+    instance.start()
+    yield instance
+    instance.stop()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One embedded server shared by the tests that only need a working endpoint."""

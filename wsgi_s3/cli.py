@@ -54,20 +54,20 @@ def _add_server_flags(parser: argparse.ArgumentParser, s3: bool = True) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    flag_names = ("listen", "data_dir", "workers", "certfile", "keyfile", "domain", "region", "log_level", "access_key", "secret_key", "gunicorn_config", "auth_token")
+    flag_names = (
+        "listen", "data_dir", "workers", "certfile", "keyfile", "domain", "region", "log_level", "access_key", "secret_key",
+        "gunicorn_config", "auth_token", "nodes", "replicas", "write_quorum", "read_quorum", "backend_auth_token",
+    )
     flags = {name: getattr(args, name) for name in flag_names if getattr(args, name, None) is not None}
     settings = load(flags, args.config)
     settings.data_dir = os.path.abspath(settings.data_dir)
     return settings
 
 
-def serve(args: argparse.Namespace) -> int:
+def _root_key(settings: Settings) -> int:
+    """Refuse half a key pair; without any key, create one and print it once. 0 if all is well."""
     from wsgi_s3.gateway.auth import credential_store, generate_credential
-    from wsgi_s3.server import run_gunicorn
-    from wsgi_s3.store.blobs import make_private_dirs
 
-    settings = _settings(args)
-    make_private_dirs(settings.data_dir)  # the service's own: mode 0700
     if bool(settings.access_key) != bool(settings.secret_key):
         print("wsgi-s3: set both the access key and the secret key, or neither", file=sys.stderr)
         return 2
@@ -80,8 +80,57 @@ def serve(args: argparse.Namespace) -> int:
             "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s" % (credentials.path, root.access_key, root.secret_key),
             flush=True,
         )
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from wsgi_s3.server import run_gunicorn
+    from wsgi_s3.store.blobs import make_private_dirs
+
+    settings = _settings(args)
+    make_private_dirs(settings.data_dir)  # the service's own: mode 0700
+    if _root_key(settings):
+        return 2
     os.environ[SETTINGS_ENV] = settings.to_env()
     return run_gunicorn(settings, "wsgi_s3.wsgi:embedded_app")
+
+
+def gateway(args: argparse.Namespace) -> int:
+    """The S3 gateway of a cluster; its data directory holds only its credentials file."""
+    from wsgi_s3.server import run_gunicorn
+    from wsgi_s3.store.blobs import make_private_dirs
+
+    settings = _settings(args)
+    settings.mode = "gateway"
+    problem = _cluster_problem(settings)
+    if problem:
+        print(f"wsgi-s3: {problem}", file=sys.stderr)
+        return 2
+    make_private_dirs(settings.data_dir)
+    if _root_key(settings):
+        return 2
+    os.environ[SETTINGS_ENV] = settings.to_env()
+    return run_gunicorn(settings, "wsgi_s3.wsgi:gateway_app")
+
+
+def _cluster_problem(settings: Settings) -> str | None:
+    """Why a gateway configuration cannot work, or None."""
+    from wsgi_s3.cluster.ring import Ring, parse_nodes
+
+    if not settings.nodes:
+        return "a gateway needs its storage nodes: --nodes URL,URL,... (or nodes = in an ini file)"
+    try:
+        Ring(parse_nodes(settings.nodes)).check_replicas(settings.replicas)
+    except ValueError as exc:
+        return str(exc)
+    n, w, r = settings.replicas, settings.write_quorum, settings.read_quorum
+    if not 1 <= w <= n:
+        return f"the write quorum W={w} must be between 1 and the number of replicas N={n}"
+    if not 1 <= r <= n:
+        return f"the read quorum R={r} must be between 1 and the number of replicas N={n}"
+    if not settings.backend_auth_token:
+        return "a gateway needs the cluster token the nodes require: WSGI_S3_BACKEND_AUTH_TOKEN, backend_auth_token in an ini file, or --backend-auth-token"
+    return None
 
 
 def node(args: argparse.Namespace) -> int:
@@ -89,6 +138,7 @@ def node(args: argparse.Namespace) -> int:
     from wsgi_s3.store.blobs import make_private_dirs
 
     settings = _settings(args)
+    settings.mode = "node"
     if not settings.auth_token:
         print("wsgi-s3: a node needs the cluster token: WSGI_S3_AUTH_TOKEN, auth_token in an ini file, or --auth-token", file=sys.stderr)
         return 2
@@ -160,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--auth-token", dest="auth_token", help="cluster token (prefer WSGI_S3_AUTH_TOKEN or an ini file: `ps` shows flags)"
     )
     node_parser.set_defaults(run=node)
+    gateway_parser = commands.add_parser("gateway", help="S3 gateway of a cluster: places and replicates objects on storage nodes")
+    _add_server_flags(gateway_parser)
+    gateway_parser.add_argument("--nodes", help="storage nodes, URL[=WEIGHT],... e.g. http://10.0.0.1:9001,http://10.0.0.2:9001")
+    gateway_parser.add_argument("--replicas", type=int, help="owners of each object, N (default 3)")
+    gateway_parser.add_argument("-w", "--write-quorum", dest="write_quorum", type=int, help="commits before a write is acknowledged, W (default 2)")
+    gateway_parser.add_argument("-r", "--read-quorum", dest="read_quorum", type=int, help="owners a read asks, R (default 1)")
+    gateway_parser.add_argument(
+        "--backend-auth-token", dest="backend_auth_token", help="the nodes' cluster token (prefer WSGI_S3_BACKEND_AUTH_TOKEN or an ini file)"
+    )
+    gateway_parser.set_defaults(run=gateway)
     creds = commands.add_parser("credentials", help="manage access keys")
     creds.add_argument("action", choices=("create", "list"))
     creds.add_argument("--permissions", default="*", help="comma-separated: read, write, delete or * (default *)")

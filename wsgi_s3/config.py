@@ -42,6 +42,14 @@ class Settings:
     # The cluster token nodes require of every request (a secret: prefer WSGI_S3_AUTH_TOKEN or an
     # ini file to the --auth-token flag, which `ps` shows to every user of the host).
     auth_token: str = ""
+    mode: str = "serve"  # which service this is: serve, node or gateway (set by the command)
+    # gateway: the storage nodes, URL[=WEIGHT],... (see cluster/ring.py), and the replication
+    nodes: str = ""
+    replicas: int = 3  # owners of each object (N)
+    write_quorum: int = 2  # owners that must commit a write before it is acknowledged (W)
+    read_quorum: int = 1  # owners a read asks (R); W + R > N reads your own writes
+    backend_auth_token: str = ""  # the cluster token sent to the nodes (a secret, like auth_token)
+    node_timeout: int = 30  # seconds a node may stay silent in a request before it counts as down
 
     @property
     def credentials_path(self) -> str:

@@ -34,6 +34,8 @@ def on_starting(server) -> None:
     from wsgi_s3.store.sweeper import Sweeper
 
     settings = Settings.from_env()
+    if settings.mode == "gateway":
+        return  # no store of its own: the nodes keep the data and sweep it
     try:
         server.data_dir_lock = lock_data_dir(settings.data_dir)
     except DataDirInUse as exc:

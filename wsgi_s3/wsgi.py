@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import falcon
 
+from wsgi_s3.backend.base import Backend
 from wsgi_s3.backend.local import LocalBackend
 from wsgi_s3.config import Settings
 from wsgi_s3.gateway.app import create_app
@@ -15,7 +16,26 @@ from wsgi_s3.store.store import Store
 def embedded_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 serve`: the S3 gateway over a Store in this process."""
     settings = settings or Settings.from_env()
-    backend = LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout))
+    return _s3_app(settings, LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout)))
+
+
+def gateway_app(settings: Settings | None = None) -> falcon.App:
+    """`wsgi-s3 gateway`: the S3 gateway over the storage nodes, replicated N/W/R."""
+    from wsgi_s3.backend.cluster import ClusterBackend
+    from wsgi_s3.cluster.node_client import NodeClient
+    from wsgi_s3.cluster.ring import Ring, parse_nodes
+
+    settings = settings or Settings.from_env()
+    ring = Ring(parse_nodes(settings.nodes))
+    clients = {
+        node.url: NodeClient(node.url, settings.backend_auth_token, pool_size=settings.worker_connections, read_timeout=settings.node_timeout)
+        for node in ring.nodes
+    }
+    backend = ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum)
+    return _s3_app(settings, backend)
+
+
+def _s3_app(settings: Settings, backend: Backend) -> falcon.App:
     authenticator = Authenticator(
         credential_store(settings.credentials_path, settings.access_key, settings.secret_key),
         settings.region if settings.enforce_region else None,

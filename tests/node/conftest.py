@@ -5,27 +5,13 @@ from __future__ import annotations
 import gc
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, free_port
+from tests.conftest import CLUSTER_TOKEN, Server, node_server
 from wsgi_s3.cluster.node_client import NodeClient
 
-TOKEN = "node-test-token-0001"
-
-
-def node_server(data_dir: Path, token: str = TOKEN) -> Server:
-    """A node given its token in the environment, as the docs advise (flags show in `ps`)."""
-    return Server(
-        data_dir,
-        free_port(),
-        root_key=False,
-        command="node",
-        env={"WSGI_S3_AUTH_TOKEN": token},
-        ready_path="/v1/buckets",
-        ready_headers={"Authorization": "Bearer " + token},
-    )
+TOKEN = CLUSTER_TOKEN
 
 
 @pytest.fixture(scope="module")
