@@ -6,16 +6,23 @@ this directory then runs against it too.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ContextManager
 
 import pytest
 
+from tests.conftest import Server
+from tests.node.conftest import TOKEN, node_server
 from wsgi_s3.backend.base import Backend
+from wsgi_s3.backend.cluster import ClusterBackend
 from wsgi_s3.backend.local import LocalBackend
+from wsgi_s3.cluster.node_client import NodeClient
+from wsgi_s3.cluster.ring import Ring, parse_node
 from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part
 from wsgi_s3.model.versions import NULL_VERSION, HybridClock, VersionStamp
 from wsgi_s3.store.store import Store
@@ -30,8 +37,43 @@ def local_backend(tmp_path: Path) -> Iterator[Backend]:
     yield LocalBackend(Store(str(tmp_path / "data")))
 
 
+def start_nodes(tmp_path: Path, count: int = 3) -> list[Server]:
+    """`count` real node processes, started side by side (starting one is the slow part)."""
+    servers = [node_server(tmp_path / f"node{index}" / "data") for index in range(count)]
+    for server in servers:
+        server.data_dir.parent.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(Server.start, servers))
+    return servers
+
+
+@contextmanager
+def cluster_of(servers: list[Server], replicas: int = 3, write_quorum: int = 2, read_quorum: int = 1) -> Iterator[ClusterBackend]:
+    """A ClusterBackend over NodeClients of running nodes; the clients are closed after."""
+    nodes = [parse_node(server.endpoint) for server in servers]
+    clients = {node.url: NodeClient(node.url, TOKEN, connect_timeout=2, read_timeout=10) for node in nodes}
+    try:
+        yield ClusterBackend(Ring(nodes), clients, replicas, write_quorum, read_quorum)
+    finally:
+        for client in clients.values():
+            client.close()
+        gc.collect()  # idle keep-alive connections would hold a worker through its graceful timeout
+
+
+@contextmanager
+def cluster_backend(tmp_path: Path) -> Iterator[Backend]:
+    """ClusterBackend N=3, W=2, R=1 over three real node processes of the test's own."""
+    servers = start_nodes(tmp_path)
+    try:
+        with cluster_of(servers) as made:
+            yield made
+    finally:
+        for server in servers:
+            server.stop()
+
+
 # kind -> factory(tmp_path) giving a context manager that yields a ready Backend and tears it down.
-FACTORIES: dict[str, Callable[[Path], ContextManager[Backend]]] = {"local": local_backend}
+FACTORIES: dict[str, Callable[[Path], ContextManager[Backend]]] = {"local": local_backend, "cluster": cluster_backend}
 BACKEND_KINDS = list(FACTORIES)
 
 
