@@ -1,0 +1,112 @@
+"""Replication over three real node processes (N=3, W=2, R=1), with nodes killed (kill -9) and
+brought back: what a write needs to succeed, what a read answers, and that a broken read is an
+error, never wrong bytes. The three nodes are started once for the module; every test leaves them
+all running."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import Server
+from tests.contract.conftest import OWNER, REGION, MemoryBody, cluster_of, read, start_nodes, stamp
+from wsgi_s3.backend.cluster import ClusterBackend
+from wsgi_s3.cluster.replicated import ClusterVersion
+from wsgi_s3.model import errors
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
+    started = start_nodes(tmp_path_factory.mktemp("cluster"))
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def cluster(servers: list[Server]) -> Iterator[ClusterBackend]:
+    with cluster_of(servers) as made:
+        yield made
+    for server in servers:  # the next test starts with every node up
+        if server.process.poll() is not None:
+            server.start()
+
+
+@pytest.fixture
+def by_url(servers: list[Server]) -> dict[str, Server]:
+    return {server.endpoint: server for server in servers}
+
+
+@pytest.fixture
+def bucket(cluster: ClusterBackend, request: pytest.FixtureRequest) -> str:
+    return cluster.create_bucket(request.node.name.replace("_", "-")[:50], REGION, OWNER).name
+
+
+def put(cluster: ClusterBackend, bucket: str, key: str, data: bytes) -> None:
+    cluster.put_object(bucket, key, MemoryBody(data, chunk=64 * 1024), stamp())
+
+
+def test_a_write_with_one_node_down_succeeds_and_is_readable(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    servers[0].kill()
+    put(cluster, bucket, "k", b"two of three")
+    head = cluster.head_object(bucket, "k")
+    assert isinstance(head, ClusterVersion) and servers[0].endpoint not in head.holders and len(head.holders) == 2
+    assert read(cluster, head) == b"two of three"
+    assert [entry.key for entry in cluster.list_objects(bucket, "", "", "", 10).objects] == ["k"]
+    servers[0].start()
+    # The node that missed the write answers NotFound: that does not make the object missing.
+    assert read(cluster, cluster.head_object(bucket, "k")) == b"two of three"
+
+
+def test_with_two_nodes_down_a_write_is_refused_and_nothing_becomes_visible(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    put(cluster, bucket, "old", b"before")
+    servers[1].kill()
+    servers[2].kill()
+    # The body stages on one owner only, fewer than W: it is discarded there before any commit.
+    with pytest.raises(errors.Unavailable):
+        put(cluster, bucket, "new", b"refused")
+    with pytest.raises(errors.Unavailable):
+        put(cluster, bucket, "old", b"refused overwrite")
+    servers[1].start()
+    servers[2].start()
+    with pytest.raises(errors.NotFound):
+        cluster.head_object(bucket, "new")
+    assert read(cluster, cluster.head_object(bucket, "old")) == b"before"
+    assert [entry.key for entry in cluster.list_objects(bucket, "", "", "", 10).objects] == ["old"]
+
+
+def test_the_newest_version_is_read_from_the_only_owner_that_has_it(
+    cluster: ClusterBackend, servers: list[Server], by_url: dict[str, Server], bucket: str
+):
+    put(cluster, bucket, "k", b"version one")
+    first, second, third = servers
+    third.kill()
+    put(cluster, bucket, "k", b"version two")  # on the first and second owners only
+    second.kill()
+    alone = cluster.head_object(bucket, "k")
+    assert alone.holders == (first.endpoint,)
+    assert read(cluster, alone) == b"version two"
+    third.start()  # stale: it has version one
+    newest = cluster.head_object(bucket, "k")
+    assert newest.holders == (first.endpoint,) and newest.timestamp_ns == alone.timestamp_ns
+    assert read(cluster, newest) == b"version two"
+    assert [entry.etag for entry in cluster.list_objects(bucket, "", "", "", 10).objects] == [newest.etag]
+
+
+def test_a_read_from_a_node_that_dies_is_an_error_never_wrong_bytes(cluster: ClusterBackend, by_url: dict[str, Server], bucket: str):
+    # Far more than loopback socket buffers hold, so the node must still be sending when it dies.
+    data = os.urandom(1 << 20) * 48
+    put(cluster, bucket, "big", data)
+    head = cluster.head_object(bucket, "big")
+    stream = cluster.open_object(head, 0, head.size)
+    received = bytearray(stream.read(1 << 16))
+    by_url[head.holders[0]].kill()
+    with pytest.raises(errors.Unavailable):
+        while block := stream.read(1 << 20):
+            received += block
+    stream.close()
+    assert bytes(received) == data[: len(received)]
+    # The next read goes to an owner that is up.
+    assert read(cluster, cluster.head_object(bucket, "big"), 5, 10) == data[5:15]
