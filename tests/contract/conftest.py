@@ -23,6 +23,7 @@ from wsgi_s3.backend.cluster import ClusterBackend
 from wsgi_s3.backend.local import LocalBackend
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.cluster.ring import Ring, parse_node
+from wsgi_s3.node import protocol
 from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part
 from wsgi_s3.model.versions import NULL_VERSION, HybridClock, VersionStamp
 from wsgi_s3.store.store import Store
@@ -60,16 +61,42 @@ def cluster_of(servers: list[Server], replicas: int = 3, write_quorum: int = 2, 
         gc.collect()  # idle keep-alive connections would hold a worker through its graceful timeout
 
 
+# Three nodes shared by every cluster test of the session (starting processes is the slow part);
+# each test's buckets and objects are wiped from them after it.
+_SHARED_NODES: list[Server] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_shared_nodes() -> Iterator[None]:
+    yield
+    for server in _SHARED_NODES:
+        server.stop()
+
+
+def wipe(client: NodeClient) -> None:
+    """Remove every bucket from a node through its own API: uploads aborted, each key's versions
+    replaced by tombstones newest first until none is current, then the bucket (tombstones with it)."""
+    for info in client.list_buckets():
+        for upload in client.list_uploads(info.name, "", "", protocol.MAX_LIMIT):
+            client.abort_upload(upload.bucket, upload.key, upload.upload_id)
+        while entries := client.entries_after(info.name, "", True, None, 1000):
+            for entry in entries:
+                current = client.get_version(info.name, entry.key)
+                client.delete_version(info.name, entry.key, current.version_id, protocol.INT64_MAX, "wipe")
+        client.delete_bucket(info.name)
+
+
 @contextmanager
 def cluster_backend(tmp_path: Path) -> Iterator[Backend]:
-    """ClusterBackend N=3, W=2, R=1 over three real node processes of the test's own."""
-    servers = start_nodes(tmp_path)
-    try:
-        with cluster_of(servers) as made:
+    """ClusterBackend N=3, W=2, R=1 over three real node processes, left empty after the test."""
+    if not _SHARED_NODES:
+        _SHARED_NODES.extend(start_nodes(tmp_path))
+    with cluster_of(_SHARED_NODES) as made:
+        try:
             yield made
-    finally:
-        for server in servers:
-            server.stop()
+        finally:
+            for client in made.clients.values():
+                wipe(client)
 
 
 # kind -> factory(tmp_path) giving a context manager that yields a ready Backend and tears it down.
