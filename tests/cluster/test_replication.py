@@ -110,3 +110,53 @@ def test_a_read_from_a_node_that_dies_is_an_error_never_wrong_bytes(cluster: Clu
     assert bytes(received) == data[: len(received)]
     # The next read goes to an owner that is up.
     assert read(cluster, cluster.head_object(bucket, "big"), 5, 10) == data[5:15]
+
+
+class KillingBody(MemoryBody):
+    """A body that kills a node once `at` bytes of it have been read: the owner dies mid-stream."""
+
+    def __init__(self, data: bytes, victim: Server, at: int) -> None:
+        super().__init__(data, chunk=1 << 20)
+        self.victim = victim
+        self.at = at
+
+    def read(self, size: int = -1) -> bytes:
+        if self.offset >= self.at and self.victim.process.poll() is None:
+            self.victim.kill()
+        return super().read(size)
+
+
+def test_an_owner_dying_mid_stream_is_dropped_and_the_others_finish(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    data = os.urandom(1 << 20) * 24
+    victim = servers[1]
+    written = cluster.put_object(bucket, "k", KillingBody(data, victim, at=4 << 20), stamp())
+    assert victim.process.poll() is not None
+    assert set(written.holders) == {servers[0].endpoint, servers[2].endpoint}
+    head = cluster.head_object(bucket, "k")
+    stream = cluster.open_object(head, 0, head.size)
+    try:  # in large blocks: the contract's `read` takes 5 bytes at a time
+        assert b"".join(iter(lambda: stream.read(1 << 20), b"")) == data
+    finally:
+        stream.close()
+
+
+def test_listing_merges_nodes_that_missed_different_writes(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    """Each node lacks some keys; pages of two, across every page, list each key once, in order,
+    with its newest record (a key overwritten while another node was down)."""
+    expected = {}
+    for down, keys in ((servers[0], "adgj"), (servers[1], "behk"), (servers[2], "cfil")):
+        down.kill()
+        for key in keys:
+            put(cluster, bucket, key, key.encode() * 3)
+            expected[key] = cluster.head_object(bucket, key).etag
+        put(cluster, bucket, "a", down.endpoint.encode())  # "a" is overwritten in each round
+        expected["a"] = cluster.head_object(bucket, "a").etag
+        down.start()
+    listed, marker = [], ""
+    while True:
+        page = cluster.list_objects(bucket, "", "", marker, 2)
+        listed += [(entry.key, entry.etag) for entry in page.objects]
+        if not page.is_truncated:
+            break
+        marker = page.next_marker
+    assert listed == sorted(expected.items())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import uuid
+from itertools import islice
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
 from typing import TypeVar
@@ -183,21 +184,11 @@ class ClusterBackend:
 
     def _entries(self, bucket: str, after: str, inclusive: bool, before: str | None, limit: int) -> list[ListEntry]:
         """Each key's newest record across the nodes, in key order: exactly `limit` unless no node
-        has more. A node that sent a full batch may hold keys beyond its last one, so only keys up
-        to the smallest such last key are certain; the rest is asked again after it."""
-        found: list[ListEntry] = []
-        while True:
-            want = limit - len(found)
-            batches = self._answered(self._on(self.nodes, lambda node: node.entries_after(bucket, after, inclusive, before, want)))
-            full = [batch[-1].key for batch in batches if len(batch) == want]
-            bound = min(full) if full else None
-            for entry in _newest_per_key(heapq.merge(*batches, key=lambda entry: entry.key)):
-                if bound is not None and entry.key > bound:
-                    break
-                found.append(entry)
-            if bound is None or len(found) >= limit:
-                return found[:limit]
-            after, inclusive = bound, False
+        has more. One batch of `limit` from each node is enough: a key among the first `limit` of
+        the merge has fewer than `limit` keys before it on every node, so every node that holds it
+        sent its record of it."""
+        batches = self._answered(self._on(self.nodes, lambda node: node.entries_after(bucket, after, inclusive, before, limit)))
+        return list(islice(_newest_per_key(heapq.merge(*batches, key=lambda entry: entry.key)), limit))
 
     # multipart uploads: an upload and its parts live on the object's owners
 
