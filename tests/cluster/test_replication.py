@@ -6,12 +6,13 @@ all running."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import Server
-from tests.contract.conftest import OWNER, REGION, MemoryBody, cluster_of, read, start_nodes, stamp
+from tests.contract.conftest import OWNER, REGION, DigestMismatch, MemoryBody, cluster_of, read, start_nodes, stamp
 from wsgi_s3.backend.cluster import ClusterBackend
 from wsgi_s3.cluster.replicated import ClusterVersion
 from wsgi_s3.model import errors
@@ -160,3 +161,36 @@ def test_listing_merges_nodes_that_missed_different_writes(cluster: ClusterBacke
             break
         marker = page.next_marker
     assert listed == sorted(expected.items())
+
+
+class HangUp(Exception):
+    """The client went away mid-body."""
+
+
+class BrokenBody(MemoryBody):
+    def read(self, size: int = -1) -> bytes:
+        if self.offset >= len(self.data) // 2:
+            raise HangUp("the client hung up")
+        return super().read(size)
+
+
+def files(servers: list[Server], folder: str) -> int:
+    return sum(len(filenames) for server in servers for _, _, filenames in os.walk(server.data_dir / folder))
+
+
+def test_a_failed_body_leaves_nothing_staged_on_any_owner(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    data = os.urandom(1 << 20) * 3
+    blobs = files(servers, "blobs")
+    # The digest check fails after every owner staged: the gateway discards the blobs everywhere.
+    with pytest.raises(DigestMismatch):
+        cluster.put_object(bucket, "k", MemoryBody(data, chunk=1 << 16, fail=DigestMismatch("bad md5")), stamp())
+    assert files(servers, "blobs") == blobs
+    # The body breaks off: its own error reaches the caller, and every owner drops its half-written blob.
+    with pytest.raises(HangUp):
+        cluster.put_object(bucket, "k", BrokenBody(data, chunk=1 << 16), stamp())
+    deadline = time.monotonic() + 10  # each node notices the broken-off stage on its own
+    while files(servers, "tmp") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (files(servers, "tmp"), files(servers, "blobs")) == (0, blobs)
+    with pytest.raises(errors.NotFound):
+        cluster.head_object(bucket, "k")
