@@ -232,3 +232,19 @@ def test_a_put_streams_through_the_gateway_without_holding_the_body(cluster: Clu
     assert (written.size, written.etag) == (size, body.digest.hexdigest())
     # Three owners' queues of a few 256 KiB blocks, plus the body's 1 MiB block: far from 48 MiB.
     assert peak < 12 * MIB, f"the gateway held {peak / MIB:.1f} MiB of a {size // MIB} MiB body"
+
+
+def test_a_bucket_with_objects_on_some_nodes_only_is_not_deleted_anywhere(servers: list[Server]):
+    """Two replicas on three nodes: the node that holds no object of the bucket keeps its record too."""
+    with cluster_of(servers, replicas=2, write_quorum=2, read_quorum=1) as cluster:
+        name = cluster.create_bucket("two-replicas", REGION, OWNER).name
+        put(cluster, name, "k", b"on two nodes")
+        assert len(cluster.head_object(name, "k").holders) == 2
+        with pytest.raises(errors.NotEmpty):
+            cluster.delete_bucket(name)
+        for client in cluster.clients.values():
+            assert client.get_bucket(name).name == name
+        cluster.delete_version(name, "k", stamp(cluster.head_object(name, "k").version_id))
+        cluster.delete_bucket(name)
+        with pytest.raises(errors.NotFound):
+            cluster.get_bucket(name)

@@ -103,6 +103,11 @@ class ClusterBackend:
         return [merged[name] for name in sorted(merged)]
 
     def delete_bucket(self, name: str) -> None:
+        # Objects live on their owners only: a node that holds none of them would delete its record
+        # while the owners refuse, so every node is asked first whether it holds a current version.
+        self.get_bucket(name)
+        if any(self._answered(self._on(self.nodes, lambda node: node.entries_after(name, "", True, None, 1)))):
+            raise errors.NotEmpty(name)
         self._acked(self._on(self.nodes, lambda node: node.delete_bucket(name)), self.write_quorum)
 
     def get_bucket_config(self, bucket: str, kind: str) -> str | None:
