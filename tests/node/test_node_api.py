@@ -56,6 +56,18 @@ def test_bucket_records(client: NodeClient):
     assert (missing.value.what, missing.value.name) == ("bucket", name)
 
 
+def test_bucket_configs(client: NodeClient, bucket: str):
+    """A configuration document per kind travels as is; null removes it; a missing bucket is NotFound."""
+    assert client.get_bucket_config(bucket, "versioning") is None
+    client.put_bucket_config(bucket, "versioning", "Enabled")
+    assert client.get_bucket_config(bucket, "versioning") == "Enabled"
+    assert client.get_bucket(bucket).versioning == "Enabled"
+    client.put_bucket_config(bucket, "versioning", None)
+    assert client.get_bucket_config(bucket, "versioning") is None
+    with pytest.raises(errors.NotFound):
+        client.put_bucket_config("missing-" + uuid.uuid4().hex[:8], "versioning", "Enabled")
+
+
 def test_stage_commit_head_and_read_ranges(client: NodeClient, bucket: str):
     data = bytes(range(256)) * 4000
     staged = client.stage(io.BytesIO(data))  # chunked: no length given

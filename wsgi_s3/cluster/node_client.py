@@ -139,6 +139,12 @@ class NodeClient:
     def delete_bucket(self, name: str) -> None:
         self._request("DELETE", protocol.path(protocol.BUCKET, bucket=name))
 
+    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
+        return protocol.config_from(self._json("GET", protocol.path(protocol.BUCKET_CONFIG, bucket=bucket, kind=kind)))
+
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
+        self._request("PUT", protocol.path(protocol.BUCKET_CONFIG, bucket=bucket, kind=kind), document=protocol.config_json(document))
+
     # objects
 
     def stage(self, source: Readable, length: int | None = None) -> StagedBlob:

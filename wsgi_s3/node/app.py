@@ -55,6 +55,7 @@ def create_app(store: Store, token: str) -> falcon.App:
     routes = {
         protocol.BUCKETS: resources.Buckets,
         protocol.BUCKET: resources.Bucket,
+        protocol.BUCKET_CONFIG: resources.BucketConfig,
         protocol.BUCKET_UPLOADS: resources.BucketUploads,
         protocol.ENTRIES: resources.Entries,
         protocol.BLOBS: resources.Blobs,

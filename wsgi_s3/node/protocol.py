@@ -23,6 +23,7 @@ JSON_TYPE = "application/json"
 # Routes, as Falcon templates; `path()` fills them in for the client.
 BUCKETS = PREFIX + "/buckets"  # GET list
 BUCKET = PREFIX + "/buckets/{bucket}"  # PUT create, GET, DELETE
+BUCKET_CONFIG = PREFIX + "/buckets/{bucket}/config/{kind}"  # GET, PUT a configuration document
 BUCKET_UPLOADS = PREFIX + "/buckets/{bucket}/uploads"  # GET list uploads
 ENTRIES = PREFIX + "/buckets/{bucket}/entries"  # GET sorted listing entries
 BLOBS = PREFIX + "/blobs"  # POST stage (the body is the blob)
@@ -260,6 +261,17 @@ def bucket_from(data: object) -> BucketInfo:
         owner=field(data, "owner", str),
         versioning=field(data, "versioning", str),
     )
+
+
+def config_json(document: str | None) -> dict[str, Any]:
+    return {"document": document}
+
+
+def config_from(data: object) -> str | None:
+    """A configuration document: a string, or null when unset."""
+    if not isinstance(data, dict) or "document" not in data:
+        raise BadRequest("missing field 'document'")
+    return None if data["document"] is None else field(data, "document", str)
 
 
 def staged_json(staged: StagedBlob) -> dict[str, Any]:

@@ -62,6 +62,17 @@ class Bucket(StoreResource):
         resp.status = falcon.HTTP_204
 
 
+class BucketConfig(StoreResource):
+    """A bucket's configuration document of one kind ("versioning", ...); null when unset."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, kind: str) -> None:
+        answer(resp, protocol.config_json(self.store.get_bucket_config(bucket, kind)))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, bucket: str, kind: str) -> None:
+        self.store.put_bucket_config(bucket, kind, protocol.config_from(read_json(req)))
+        resp.status = falcon.HTTP_204
+
+
 class Entries(StoreResource):
     """A bucket's newest record per key (delete markers included) in key order, after a marker."""
 

@@ -1,0 +1,276 @@
+"""ClusterBackend: the Backend over storage nodes, each object replicated on its N owners.
+
+Placement is the ring's (an object's owners are the first N distinct nodes from hash(bucket/key));
+writes succeed at W acknowledgements, reads ask the owners and answer the newest version any of them
+has (one order everywhere: model/versions.py); bucket records live on every node. Every call to
+several nodes goes through `fanout`, so they overlap in a gevent worker.
+
+Not yet here (issue 12, Healing): a write acknowledged by W < N owners, or refused below W after
+some owners committed, leaves owners that differ until hinted handoff or anti-entropy copies the
+missing records; reads already answer the newest record among the owners that reply.
+"""
+
+from __future__ import annotations
+
+import heapq
+import uuid
+from itertools import islice
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import fields
+from typing import TypeVar
+
+from wsgi_s3.backend.listing import list_page
+from wsgi_s3.cluster.fanout import Outcome, fanout
+from wsgi_s3.cluster.node_client import NodeClient
+from wsgi_s3.cluster.replicated import ClusterVersion, discard, stage_verified
+from wsgi_s3.cluster.ring import Ring
+from wsgi_s3.model import errors
+from wsgi_s3.model.types import (
+    BodySource,
+    BucketInfo,
+    ByteStream,
+    ListEntry,
+    ListPage,
+    ObjectMeta,
+    ObjectVersion,
+    Part,
+    Segment,
+    Upload,
+)
+from wsgi_s3.model.versions import VersionStamp, now_ns, order_key
+
+T = TypeVar("T")
+
+
+class ClusterBackend:
+    def __init__(self, ring: Ring, clients: Mapping[str, NodeClient], replicas: int, write_quorum: int, read_quorum: int) -> None:
+        ring.check_replicas(replicas)
+        if not 1 <= write_quorum <= replicas or not 1 <= read_quorum <= replicas:
+            raise ValueError(f"W ({write_quorum}) and R ({read_quorum}) must be between 1 and the number of replicas ({replicas})")
+        missing = [node.url for node in ring.nodes if node.url not in clients]
+        if missing:
+            raise ValueError(f"no client for node(s) {', '.join(missing)}")
+        self.ring = ring
+        self.clients = clients
+        self.nodes = [node.url for node in ring.nodes]
+        self.replicas = replicas
+        self.write_quorum = write_quorum
+        self.read_quorum = read_quorum
+
+    def _owners(self, bucket: str, key: str) -> list[str]:
+        return [node.url for node in self.ring.primaries(f"{bucket}/{key}", self.replicas)]
+
+    def _on(self, urls: list[str], call: Callable[[NodeClient], T], need: int | None = None) -> Outcome[str, T]:
+        return fanout(urls, lambda url: call(self.clients[url]), need)
+
+    def _acked(self, outcome: Outcome[str, T], quorum: int) -> list[T]:
+        """The answers of a write, if at least `quorum` nodes acknowledged it."""
+        if len(outcome.results) < quorum:
+            raise outcome.failure()
+        return list(outcome.results.values())
+
+    def _answered(self, outcome: Outcome[str, T]) -> list[T]:
+        """The answers of a read of every node: each key lives on `replicas` nodes, so with fewer
+        nodes silent, every key had an owner that answered."""
+        unreachable = sum(isinstance(error, errors.Unavailable) for error in outcome.errors.values())
+        if unreachable >= self.replicas or len(outcome.errors) > unreachable:
+            raise outcome.failure()
+        return list(outcome.results.values())
+
+    def _first(self, urls: list[str], call: Callable[[NodeClient], T]) -> T:
+        """The first answer of any node (one that lacks the record does not hide it)."""
+        outcome = self._on(urls, call, need=1)
+        if not outcome.results:
+            raise outcome.failure()
+        return next(iter(outcome.results.values()))
+
+    # buckets: a bucket record (and its configuration) lives on every node
+
+    def create_bucket(self, name: str, region: str, owner: str) -> BucketInfo:
+        return self._acked(self._on(self.nodes, lambda node: node.create_bucket(name, region, owner)), self.write_quorum)[0]
+
+    def get_bucket(self, name: str) -> BucketInfo:
+        return self._first(self.nodes, lambda node: node.get_bucket(name))
+
+    def list_buckets(self) -> list[BucketInfo]:
+        outcome = self._on(self.nodes, lambda node: node.list_buckets())
+        if not outcome.results:
+            raise outcome.failure()
+        merged: dict[str, BucketInfo] = {}
+        for buckets in outcome.results.values():
+            for bucket in buckets:
+                merged.setdefault(bucket.name, bucket)
+        return [merged[name] for name in sorted(merged)]
+
+    def delete_bucket(self, name: str) -> None:
+        # Objects live on their owners only: a node that holds none of them would delete its record
+        # while the owners refuse, so every node is asked first whether it holds a current version.
+        self.get_bucket(name)
+        if any(self._answered(self._on(self.nodes, lambda node: node.entries_after(name, "", True, None, 1)))):
+            raise errors.NotEmpty(name)
+        self._acked(self._on(self.nodes, lambda node: node.delete_bucket(name)), self.write_quorum)
+
+    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
+        return self._first(self.nodes, lambda node: node.get_bucket_config(bucket, kind))
+
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
+        self._acked(self._on(self.nodes, lambda node: node.put_bucket_config(bucket, kind, document)), self.write_quorum)
+
+    # objects
+
+    def _held(self, found: Mapping[str, ObjectVersion], owners: list[str]) -> ClusterVersion:
+        """The newest of the versions found, with the owners that hold exactly it."""
+        best = max(found.values(), key=order_key)
+        holders = tuple(url for url in owners if url in found and order_key(found[url]) == order_key(best))
+        return ClusterVersion(**{f.name: getattr(best, f.name) for f in fields(ObjectVersion)}, holders=holders)
+
+    def _commit(self, owners: list[str], commit: Callable[[NodeClient], ObjectVersion]) -> ClusterVersion:
+        outcome = self._on(owners, commit, need=self.write_quorum)
+        self._acked(outcome, self.write_quorum)
+        return self._held(outcome.results, owners)
+
+    def put_object(
+        self, bucket: str, key: str, body: BodySource, stamp: VersionStamp, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> ObjectVersion:
+        owners = self._owners(bucket, key)
+        clients = {url: self.clients[url] for url in owners}
+        staged, meta = stage_verified(clients, body, self.write_quorum)
+        size = next(iter(staged.values())).size
+        if not size:
+            discard(clients, staged)  # an empty object is made of no blob
+
+        def commit(url: str) -> ObjectVersion:
+            segments = (Segment(staged[url].blob_id, size),) if size else ()
+            version = _version(bucket, key, stamp, size, meta, segments)
+            return self.clients[url].commit_version(version, if_none_match=if_none_match, if_match=if_match)
+
+        outcome = fanout(staged, commit, need=self.write_quorum)
+        self._acked(outcome, self.write_quorum)
+        return self._held(outcome.results, owners)
+
+    def put_delete_marker(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion:
+        marker = _version(bucket, key, stamp, 0, ObjectMeta(etag=""), (), delete_marker=True)
+        return self._commit(self._owners(bucket, key), lambda node: node.commit_version(marker))
+
+    def delete_version(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion | None:
+        outcome = self._on(
+            self._owners(bucket, key),
+            lambda node: node.delete_version(bucket, key, stamp.version_id, stamp.timestamp_ns, stamp.origin),
+            need=self.write_quorum,
+        )
+        removed = [version for version in self._acked(outcome, self.write_quorum) if version is not None]
+        return max(removed, key=order_key) if removed else None
+
+    def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
+        owners = self._owners(bucket, key)
+        outcome = self._on(owners, lambda node: node.get_version(bucket, key, version_id))
+        answers = len(outcome.results) + sum(isinstance(error, errors.NotFound) for error in outcome.errors.values())
+        if not outcome.results or answers < self.read_quorum:
+            raise outcome.failure() if answers >= self.read_quorum else errors.Unavailable(
+                f"{answers} of the {self.read_quorum} owners a read needs answered"
+            )
+        return self._held(outcome.results, owners)
+
+    def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream:
+        """From the first holder of exactly this version that can send it; once bytes flow, a node
+        that fails makes the stream raise (never other bytes)."""
+        holders = version.holders if isinstance(version, ClusterVersion) else tuple(self._owners(version.bucket, version.key))
+        failures: list[errors.StorageError] = []
+        for url in holders:
+            try:
+                return self.clients[url].read(version, start, length)
+            except (errors.Unavailable, errors.NotFound) as exc:
+                failures.append(exc)
+        raise Outcome(errors=dict(zip(holders, failures))).failure()
+
+    def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
+        self.get_bucket(bucket)
+        return list_page(lambda *window: self._entries(bucket, *window), prefix, delimiter, marker, max_keys)
+
+    def _entries(self, bucket: str, after: str, inclusive: bool, before: str | None, limit: int) -> list[ListEntry]:
+        """Each key's newest record across the nodes, in key order: exactly `limit` unless no node
+        has more. One batch of `limit` from each node is enough: a key among the first `limit` of
+        the merge has fewer than `limit` keys before it on every node, so every node that holds it
+        sent its record of it."""
+        batches = self._answered(self._on(self.nodes, lambda node: node.entries_after(bucket, after, inclusive, before, limit)))
+        return list(islice(_newest_per_key(heapq.merge(*batches, key=lambda entry: entry.key)), limit))
+
+    # multipart uploads: an upload and its parts live on the object's owners
+
+    def create_upload(self, bucket: str, key: str, meta: ObjectMeta, checksum_algorithm: str) -> Upload:
+        upload = Upload(uuid.uuid4().hex, bucket, key, now_ns(), meta, checksum_algorithm)
+        self._acked(self._on(self._owners(bucket, key), lambda node: node.create_upload(upload), need=self.write_quorum), self.write_quorum)
+        return upload
+
+    def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
+        return self._first(self._owners(bucket, key), lambda node: node.get_upload(bucket, key, upload_id))
+
+    def upload_part(self, upload: Upload, part_number: int, body: BodySource) -> Part:
+        self.get_upload(upload.bucket, upload.key, upload.upload_id)
+        owners = self._owners(upload.bucket, upload.key)
+        staged, meta = stage_verified({url: self.clients[url] for url in owners}, body, self.write_quorum)
+        timestamp = now_ns()
+        parts = {url: Part(part_number, meta.etag, blob.size, timestamp, blob.blob_id, meta.checksums) for url, blob in staged.items()}
+
+        def record(url: str) -> Part:
+            self.clients[url].put_part(upload.upload_id, parts[url])
+            return parts[url]
+
+        return self._acked(fanout(parts, record, need=self.write_quorum), self.write_quorum)[0]
+
+    def list_parts(self, upload: Upload, after_part: int = 0, limit: int = 10000) -> list[Part]:
+        """The parts any owner recorded (an owner that missed one does not hide it), the newest
+        upload of each number."""
+        outcome = self._on(self._owners(upload.bucket, upload.key), lambda node: node.list_parts(upload.upload_id, after_part, limit))
+        if not outcome.results:
+            raise outcome.failure()
+        merged: dict[int, Part] = {}
+        for parts in outcome.results.values():
+            for part in parts:
+                if part.part_number not in merged or part.timestamp_ns > merged[part.part_number].timestamp_ns:
+                    merged[part.part_number] = part
+        return [merged[number] for number in sorted(merged)][:limit]
+
+    def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta, stamp: VersionStamp) -> ObjectVersion:
+        self.get_bucket(upload.bucket)
+        version = _version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta, ())
+        # Each owner finds the parts (by number, ETag and size) among its own blobs.
+        return self._commit(self._owners(upload.bucket, upload.key), lambda node: node.complete_upload(upload.upload_id, version, parts))
+
+    def abort_upload(self, upload: Upload) -> None:
+        outcome = self._on(self._owners(upload.bucket, upload.key), lambda node: node.abort_upload(upload.bucket, upload.key, upload.upload_id))
+        self._acked(outcome, self.write_quorum)
+
+    def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]:
+        batches = self._answered(self._on(self.nodes, lambda node: node.list_uploads(bucket, key_marker, upload_id_marker, limit)))
+        merged: list[Upload] = []
+        for upload in heapq.merge(*batches, key=lambda upload: (upload.key, upload.upload_id)):
+            if len(merged) == limit:
+                break
+            if not merged or merged[-1].upload_id != upload.upload_id:
+                merged.append(upload)
+        return merged
+
+
+def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
+    """Key-ordered entries, one per key: the newest (a listing entry carries no origin or version
+    id, so equal stamps fall back to the rest of the record, the same choice on every gateway)."""
+    current: ListEntry | None = None
+    for entry in entries:
+        if current is not None and entry.key != current.key:
+            yield current
+            current = None
+        if current is None or _entry_order(entry) > _entry_order(current):
+            current = entry
+    if current is not None:
+        yield current
+
+
+def _entry_order(entry: ListEntry) -> tuple[int, bool, str, int]:
+    return (entry.timestamp_ns, entry.delete_marker, entry.etag, entry.size)
+
+
+def _version(
+    bucket: str, key: str, stamp: VersionStamp, size: int, meta: ObjectMeta, segments: tuple[Segment, ...], delete_marker: bool = False
+) -> ObjectVersion:
+    return ObjectVersion(bucket, key, stamp.version_id, stamp.timestamp_ns, size, meta, segments, delete_marker=delete_marker, origin=stamp.origin)
