@@ -248,3 +248,15 @@ def test_a_bucket_with_objects_on_some_nodes_only_is_not_deleted_anywhere(server
         cluster.delete_bucket(name)
         with pytest.raises(errors.NotFound):
             cluster.get_bucket(name)
+
+
+def test_a_read_needs_r_owners_to_answer(servers: list[Server], bucket: str):
+    with cluster_of(servers, read_quorum=2) as cluster:
+        put(cluster, bucket, "k", b"data")
+        servers[0].kill()
+        assert cluster.head_object(bucket, "k").size == 4  # two owners answer
+        servers[1].kill()
+        with pytest.raises(errors.Unavailable):
+            cluster.head_object(bucket, "k")
+        with pytest.raises(errors.Unavailable):
+            cluster.head_object(bucket, "missing")  # one "not found" is not two answers

@@ -162,13 +162,15 @@ class ClusterBackend:
         return max(removed, key=order_key) if removed else None
 
     def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
+        """The newest version any owner has, once at least R owners answered (found or not): an
+        owner that lacks it (down when it was written) does not hide it."""
         owners = self._owners(bucket, key)
         outcome = self._on(owners, lambda node: node.get_version(bucket, key, version_id))
         answers = len(outcome.results) + sum(isinstance(error, errors.NotFound) for error in outcome.errors.values())
-        if not outcome.results or answers < self.read_quorum:
-            raise outcome.failure() if answers >= self.read_quorum else errors.Unavailable(
-                f"{answers} of the {self.read_quorum} owners a read needs answered"
-            )
+        if answers < self.read_quorum:
+            raise errors.Unavailable(f"{answers} of the {self.read_quorum} owners a read needs answered")
+        if not outcome.results:
+            raise outcome.failure()  # every owner that answered lacks it
         return self._held(outcome.results, owners)
 
     def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream:
