@@ -169,12 +169,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One embedded server shared by the tests that only need a working endpoint."""
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One embedded server (`wsgi-s3 serve`) shared by the session."""
     instance = Server(tmp_path_factory.mktemp("shared") / "data", free_port())
     instance.start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture(scope="session", params=["embedded", "cluster"])
+def server(request: pytest.FixtureRequest) -> Server:
+    """The S3 endpoint of the tests that only need a working one: each runs against the embedded
+    server and against a cluster's gateway (three nodes, N=3, W=2, R=1)."""
+    if request.param == "cluster":
+        return request.getfixturevalue("cluster").gateway
+    return request.getfixturevalue("embedded_server")
 
 
 @dataclass(frozen=True)

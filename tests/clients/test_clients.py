@@ -36,7 +36,7 @@ PRESIGN_MARK = {
 def endpoint_for(request: pytest.FixtureRequest, scheme: str) -> Endpoint:
     if scheme == "https":
         return Endpoint(request.getfixturevalue("https_server"), request.getfixturevalue("tls_files").cert)
-    return Endpoint(request.getfixturevalue("server"), None)
+    return Endpoint(request.getfixturevalue("embedded_server"), None)
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ from wsgi_s3.model.types import (
     Segment,
     Upload,
 )
-from wsgi_s3.model.versions import VersionStamp, now_ns, order_key
+from wsgi_s3.model.versions import VersionStamp, now_ns, order_key, stamped_version
 
 T = TypeVar("T")
 
@@ -141,7 +141,7 @@ class ClusterBackend:
 
         def commit(url: str) -> ObjectVersion:
             segments = (Segment(staged[url].blob_id, size),) if size else ()
-            version = _version(bucket, key, stamp, size, meta, segments)
+            version = stamped_version(bucket, key, stamp, size, meta, segments)
             return self.clients[url].commit_version(version, if_none_match=if_none_match, if_match=if_match)
 
         outcome = fanout(staged, commit, need=self.write_quorum)
@@ -149,7 +149,7 @@ class ClusterBackend:
         return self._held(outcome.results, owners)
 
     def put_delete_marker(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion:
-        marker = _version(bucket, key, stamp, 0, ObjectMeta(etag=""), (), delete_marker=True)
+        marker = stamped_version(bucket, key, stamp, 0, ObjectMeta(etag=""), delete_marker=True)
         return self._commit(self._owners(bucket, key), lambda node: node.commit_version(marker))
 
     def delete_version(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion | None:
@@ -235,7 +235,7 @@ class ClusterBackend:
 
     def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta, stamp: VersionStamp) -> ObjectVersion:
         self.get_bucket(upload.bucket)
-        version = _version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta, ())
+        version = stamped_version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta, ())
         # Each owner finds the parts (by number, ETag and size) among its own blobs.
         return self._commit(self._owners(upload.bucket, upload.key), lambda node: node.complete_upload(upload.upload_id, version, parts))
 
@@ -270,9 +270,3 @@ def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
 
 def _entry_order(entry: ListEntry) -> tuple[int, bool, str, int]:
     return (entry.timestamp_ns, entry.delete_marker, entry.etag, entry.size)
-
-
-def _version(
-    bucket: str, key: str, stamp: VersionStamp, size: int, meta: ObjectMeta, segments: tuple[Segment, ...], delete_marker: bool = False
-) -> ObjectVersion:
-    return ObjectVersion(bucket, key, stamp.version_id, stamp.timestamp_ns, size, meta, segments, delete_marker=delete_marker, origin=stamp.origin)

@@ -17,7 +17,7 @@ from wsgi_s3.model.types import (
     StagedBlob,
     Upload,
 )
-from wsgi_s3.model.versions import VersionStamp, now_ns
+from wsgi_s3.model.versions import VersionStamp, now_ns, stamped_version
 from wsgi_s3.store.store import Store
 
 
@@ -63,10 +63,10 @@ class LocalBackend:
         segments = (Segment(staged.blob_id, staged.size),) if staged.size else ()
         if not staged.size:
             self.store.discard([staged])
-        return self.store.commit_version(_version(bucket, key, stamp, staged.size, meta, segments), if_none_match=if_none_match, if_match=if_match)
+        return self.store.commit_version(stamped_version(bucket, key, stamp, staged.size, meta, segments), if_none_match=if_none_match, if_match=if_match)
 
     def put_delete_marker(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion:
-        return self.store.commit_version(_version(bucket, key, stamp, 0, ObjectMeta(etag=""), (), delete_marker=True))
+        return self.store.commit_version(stamped_version(bucket, key, stamp, 0, ObjectMeta(etag=""), delete_marker=True))
 
     def delete_version(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion | None:
         return self.store.delete_version(bucket, key, stamp.version_id, stamp.timestamp_ns, stamp.origin)
@@ -103,7 +103,7 @@ class LocalBackend:
 
     def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta, stamp: VersionStamp) -> ObjectVersion:
         self.store.get_bucket(upload.bucket)
-        version = _version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta, ())
+        version = stamped_version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta, ())
         return self.store.complete_upload(upload.upload_id, version, parts)
 
     def abort_upload(self, upload: Upload) -> None:
@@ -111,11 +111,3 @@ class LocalBackend:
 
     def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]:
         return self.store.list_uploads(bucket, key_marker, upload_id_marker, limit)
-
-
-def _version(
-    bucket: str, key: str, stamp: VersionStamp, size: int, meta: ObjectMeta, segments: tuple[Segment, ...], delete_marker: bool = False
-) -> ObjectVersion:
-    return ObjectVersion(
-        bucket, key, stamp.version_id, stamp.timestamp_ns, size, meta, segments, delete_marker=delete_marker, origin=stamp.origin
-    )

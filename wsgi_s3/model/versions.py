@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Segment
+
 NULL_VERSION = "null"
 
 
@@ -55,6 +57,13 @@ class VersionStamp:
     version_id: str
     timestamp_ns: int
     origin: str
+
+
+def stamped_version(
+    bucket: str, key: str, stamp: VersionStamp, size: int, meta: ObjectMeta, segments: tuple[Segment, ...] = (), *, delete_marker: bool = False
+) -> ObjectVersion:
+    """The version a write makes, as the gateway stamped it."""
+    return ObjectVersion(bucket, key, stamp.version_id, stamp.timestamp_ns, size, meta, segments, delete_marker=delete_marker, origin=stamp.origin)
 
 
 def now_ns() -> int:

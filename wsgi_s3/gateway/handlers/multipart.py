@@ -18,7 +18,7 @@ from wsgi_s3.model.types import ObjectMeta, Part, Upload
 from wsgi_s3.s3 import checksums, errors
 from wsgi_s3.s3.headers import content_headers, user_metadata
 from wsgi_s3.s3.names import encode_key
-from wsgi_s3.s3.numbers import INT32_MAX, INT64_MAX, parse_part_number, parse_uint
+from wsgi_s3.s3.numbers import INT32_MAX, INT64_MAX, MAX_PART_NUMBER, parse_part_number, parse_uint
 from wsgi_s3.s3.xml import iso8601, parse_complete_multipart, render
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -191,7 +191,8 @@ def list_parts(ctx: S3Context) -> None:
         maximum=INT32_MAX,
         error=errors.InvalidArgument("Provided part-number-marker not an integer or within integer range", ArgumentName="part-number-marker"),
     )
-    parts = ctx.backend.list_parts(upload, marker, limit + 1)
+    # No part numbers pass 10,000: a larger marker lists what the largest one would (nothing).
+    parts = ctx.backend.list_parts(upload, min(marker, MAX_PART_NUMBER), limit + 1)
     truncated = len(parts) > limit
     parts = parts[:limit]
     caller = owner_fields(upload_owner(ctx))
