@@ -252,18 +252,23 @@ def aws_cli() -> str:
     return path
 
 
-@pytest.fixture
-def run_aws(aws_cli: str, server: Server, tmp_path: Path):
-    """Run `aws ...` against the shared server; returns the CompletedProcess (checked)."""
-    config = tmp_path / "aws-config"
+def aws_env(folder: Path) -> dict[str, str]:
+    """The environment of an `aws` command with the suite's key and no other configuration."""
+    config = folder / "aws-config"
     config.write_text(f"[default]\nregion = {REGION}\n")
-    env = {
+    return {
         **os.environ,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "AWS_CONFIG_FILE": str(config),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(folder / "no-credentials"),
     }
+
+
+@pytest.fixture
+def run_aws(aws_cli: str, server: Server, tmp_path: Path):
+    """Run `aws ...` against the shared server; returns the CompletedProcess (checked)."""
+    env = aws_env(tmp_path)
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run([aws_cli, "--endpoint-url", server.endpoint, *args], env=env, capture_output=True, text=True, timeout=600)

@@ -29,7 +29,7 @@ import pytest
 import urllib3
 from boto3.s3.transfer import TransferConfig
 
-from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY, TlsFiles, free_port, make_client
+from tests.conftest import TlsFiles, aws_env, free_port, make_client
 
 SITE = Path(__file__).resolve().parents[2] / "conf" / "nginx" / "wsgi-s3.conf"
 MIB = 1 << 20
@@ -264,15 +264,7 @@ def test_range_get(s3, bucket):
 
 
 def test_aws_cli_cp_up_and_down(aws_cli, nginx, tls_files, s3, bucket, tmp_path):
-    config = tmp_path / "aws-config"
-    config.write_text(f"[default]\nregion = {REGION}\n")
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-        "AWS_CONFIG_FILE": str(config),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
-    }
+    env = aws_env(tmp_path)
 
     def aws(*args: str) -> None:
         command = [aws_cli, "--endpoint-url", nginx.endpoint, "--ca-bundle", str(tls_files.cert), *args]
