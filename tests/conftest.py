@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,10 @@ import boto3
 import pytest
 import urllib3
 from botocore.config import Config
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis keeps state in ./.hypothesis even without an example database: not in the checkout.
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="wsgi-s3-hypothesis-"))
 
 ACCESS_KEY = "WS3TESTACCESSKEY0001"
 SECRET_KEY = "test/secret/key/for/the/wsgi-s3/suite0001"
