@@ -27,6 +27,22 @@ def test_returns_at_the_quorum_and_the_rest_still_run():
     assert finished == ["a", "b", "c"]  # the slow call was not cancelled
 
 
+def test_after_the_quorum_the_others_get_the_settle_time_to_end():
+    release = Event()  # the straggler that never ends within the settle time
+
+    def call(name: str) -> str:
+        if name == "c":
+            gevent.sleep(0)  # ends soon after the quorum: within the settle time
+        if name == "d":
+            release.wait()
+        return name.upper()
+
+    outcome = fanout("abcd", call, need=2, settle=0.2)
+    assert outcome.results == {"a": "A", "b": "B", "c": "C"}  # c is in, d was not waited for
+    release.set()
+    gevent.wait()
+
+
 def test_collects_storage_errors_and_waits_for_all_by_default():
     def call(name: str) -> str:
         if name == "down":

@@ -40,6 +40,10 @@ from wsgi_s3.model.types import (
 from wsgi_s3.model.versions import VersionStamp, now_ns, order_key, stamped_version
 
 T = TypeVar("T")
+# Once W owners acknowledged a write, the others get this long too before the client is answered
+# (Swift's post_quorum_timeout): in a healthy cluster every owner then has it, and a read right
+# after sees it on all of them; a dead or slow owner delays a write by this much at most.
+SETTLE = 0.5
 
 
 class ClusterBackend:
@@ -60,8 +64,8 @@ class ClusterBackend:
     def _owners(self, bucket: str, key: str) -> list[str]:
         return [node.url for node in self.ring.primaries(f"{bucket}/{key}", self.replicas)]
 
-    def _on(self, urls: list[str], call: Callable[[NodeClient], T], need: int | None = None) -> Outcome[str, T]:
-        return fanout(urls, lambda url: call(self.clients[url]), need)
+    def _on(self, urls: list[str], call: Callable[[NodeClient], T], need: int | None = None, settle: float = 0.0) -> Outcome[str, T]:
+        return fanout(urls, lambda url: call(self.clients[url]), need, settle)
 
     def _acked(self, outcome: Outcome[str, T], quorum: int) -> list[T]:
         """The answers of a write, if at least `quorum` nodes acknowledged it."""
@@ -125,7 +129,7 @@ class ClusterBackend:
         return ClusterVersion(**{f.name: getattr(best, f.name) for f in fields(ObjectVersion)}, holders=holders)
 
     def _commit(self, owners: list[str], commit: Callable[[NodeClient], ObjectVersion]) -> ClusterVersion:
-        outcome = self._on(owners, commit, need=self.write_quorum)
+        outcome = self._on(owners, commit, need=self.write_quorum, settle=SETTLE)
         self._acked(outcome, self.write_quorum)
         return self._held(outcome.results, owners)
 
@@ -144,7 +148,7 @@ class ClusterBackend:
             version = stamped_version(bucket, key, stamp, size, meta, segments)
             return self.clients[url].commit_version(version, if_none_match=if_none_match, if_match=if_match)
 
-        outcome = fanout(staged, commit, need=self.write_quorum)
+        outcome = fanout(staged, commit, need=self.write_quorum, settle=SETTLE)
         self._acked(outcome, self.write_quorum)
         return self._held(outcome.results, owners)
 
@@ -157,6 +161,7 @@ class ClusterBackend:
             self._owners(bucket, key),
             lambda node: node.delete_version(bucket, key, stamp.version_id, stamp.timestamp_ns, stamp.origin),
             need=self.write_quorum,
+            settle=SETTLE,
         )
         removed = [version for version in self._acked(outcome, self.write_quorum) if version is not None]
         return max(removed, key=order_key) if removed else None
@@ -201,7 +206,7 @@ class ClusterBackend:
 
     def create_upload(self, bucket: str, key: str, meta: ObjectMeta, checksum_algorithm: str) -> Upload:
         upload = Upload(uuid.uuid4().hex, bucket, key, now_ns(), meta, checksum_algorithm)
-        self._acked(self._on(self._owners(bucket, key), lambda node: node.create_upload(upload), need=self.write_quorum), self.write_quorum)
+        self._acked(self._on(self._owners(bucket, key), lambda node: node.create_upload(upload), need=self.write_quorum, settle=SETTLE), self.write_quorum)
         return upload
 
     def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
@@ -218,7 +223,7 @@ class ClusterBackend:
             self.clients[url].put_part(upload.upload_id, parts[url])
             return parts[url]
 
-        return self._acked(fanout(parts, record, need=self.write_quorum), self.write_quorum)[0]
+        return self._acked(fanout(parts, record, need=self.write_quorum, settle=SETTLE), self.write_quorum)[0]
 
     def list_parts(self, upload: Upload, after_part: int = 0, limit: int = 10000) -> list[Part]:
         """The parts any owner recorded (an owner that missed one does not hide it), the newest

@@ -38,14 +38,16 @@ class Outcome(Generic[K, T]):
         return errors.Unavailable(f"too few nodes answered: {reasons or 'none asked'}")
 
 
-def fanout(targets: Iterable[K], call: Callable[[K], T], need: int | None = None) -> Outcome[K, T]:
+def fanout(targets: Iterable[K], call: Callable[[K], T], need: int | None = None, settle: float = 0.0) -> Outcome[K, T]:
     """Run call(target) for every target in parallel; return once `need` calls succeeded (all of
-    them when None) or every call has ended. Only storage errors are collected: anything else is a
-    bug and propagates."""
+    them when None) or every call has ended. Once `need` succeeded, the others still get up to
+    `settle` seconds to end (Swift's post_quorum_timeout). Only storage errors are collected:
+    anything else is a bug and propagates."""
     targets = list(targets)
     need = len(targets) if need is None else need
     outcome: Outcome[K, T] = Outcome()
     done = Event()
+    all_done = Event()
     pending = len(targets)
     bug: list[BaseException] = []
 
@@ -59,6 +61,8 @@ def fanout(targets: Iterable[K], call: Callable[[K], T], need: int | None = None
             bug.append(exc)
         finally:
             pending -= 1
+            if pending == 0:
+                all_done.set()
             if pending == 0 or len(outcome.results) >= need or bug:
                 done.set()
 
@@ -67,6 +71,8 @@ def fanout(targets: Iterable[K], call: Callable[[K], T], need: int | None = None
     for target in targets:
         gevent.spawn(run, target)
     done.wait()
+    if pending and settle and not bug:
+        all_done.wait(settle)
     if bug:
         raise bug[0]
     # A snapshot: calls still running must not change what the caller is deciding on.
