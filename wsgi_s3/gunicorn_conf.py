@@ -35,6 +35,7 @@ def on_starting(server) -> None:
 
     settings = Settings.from_env()
     if settings.mode == "gateway":
+        _fork_repairer(server, settings)
         return  # no store of its own: the nodes keep the data and sweep it
     try:
         server.data_dir_lock = lock_data_dir(settings.data_dir)
@@ -49,8 +50,22 @@ def on_starting(server) -> None:
     server.sweeper_pid, server.sweeper_stop = sweeper.fork(settings.sweep_interval)
 
 
+def _fork_repairer(server, settings) -> None:
+    """A gateway's repairer: one process beside its workers (daemons/repair.py)."""
+    import socket
+
+    from wsgi_s3.daemons.forked import fork_loop
+    from wsgi_s3.daemons.repair import Repairer
+    from wsgi_s3.wsgi import cluster_backend
+
+    origin = f"{socket.gethostname()}:{settings.listen}"
+    repairer = Repairer(cluster_backend(settings), settings.repair_interval, settings.repair_batch, origin)
+    server.repairer_pid, server.repairer_stop = fork_loop(repairer.tick, repairer.run_once, "repair")
+
+
 def on_exit(server) -> None:
     import os
 
-    if hasattr(server, "sweeper_stop"):
-        os.close(server.sweeper_stop)
+    for name in ("sweeper_stop", "repairer_stop"):
+        if hasattr(server, name):
+            os.close(getattr(server, name))

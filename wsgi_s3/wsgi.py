@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import falcon
 
 from wsgi_s3.backend.base import Backend
@@ -12,6 +14,9 @@ from wsgi_s3.gateway.auth import Authenticator, credential_store
 from wsgi_s3.node.app import create_app as create_node_app
 from wsgi_s3.store.store import Store
 
+if TYPE_CHECKING:
+    from wsgi_s3.backend.cluster import ClusterBackend
+
 
 def embedded_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 serve`: the S3 gateway over a Store in this process."""
@@ -21,18 +26,22 @@ def embedded_app(settings: Settings | None = None) -> falcon.App:
 
 def gateway_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 gateway`: the S3 gateway over the storage nodes, replicated N/W/R."""
+    settings = settings or Settings.from_env()
+    return _s3_app(settings, cluster_backend(settings))
+
+
+def cluster_backend(settings: Settings) -> ClusterBackend:
+    """The gateway's backend over its nodes (for its workers and for its repairer)."""
     from wsgi_s3.backend.cluster import ClusterBackend
     from wsgi_s3.cluster.node_client import NodeClient
     from wsgi_s3.cluster.ring import Ring, parse_nodes
 
-    settings = settings or Settings.from_env()
     ring = Ring(parse_nodes(settings.nodes))
     clients = {
         node.url: NodeClient(node.url, settings.backend_auth_token, pool_size=settings.worker_connections, read_timeout=settings.node_timeout)
         for node in ring.nodes
     }
-    backend = ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum)
-    return _s3_app(settings, backend)
+    return ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum, settings.tombstone_grace)
 
 
 def _s3_app(settings: Settings, backend: Backend) -> falcon.App:
