@@ -217,3 +217,14 @@ class Complete(StoreResource):
         version = protocol.version_from(protocol.field(doc, "version", dict))
         parts = protocol.records(protocol.field(doc, "parts", list), protocol.part_from)
         answer(resp, protocol.version_json(self.store.complete_upload(upload_id, version, parts)))
+
+
+class Tags(StoreResource):
+    """A version's tags (the latest's, or those of `version_id`), and updates of them."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        answer(resp, protocol.tags_json(self.store.get_object_tags(bucket, key, req.get_param("version_id"))))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        self.store.put_object_tags(bucket, key, protocol.tags_from(read_json(req)))
+        resp.status = falcon.HTTP_204
