@@ -11,10 +11,11 @@ Allowed characters are Unicode letters, numbers and separators (spaces) and `+ -
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import unquote_plus
 
 from wsgi_s3.s3 import errors
+from wsgi_s3.s3.headers import from_wire
 
 Tags = dict[str, str]
 
@@ -75,3 +76,16 @@ def parse_tagging_header(header: str) -> Tags:
             raise errors.InvalidArgument(_BAD_HEADER, ArgumentName="x-amz-tagging", ArgumentValue=header)
         pairs.append((key, value))
     return check_tag_set(pairs, "object")
+
+
+def request_tags(headers: Mapping[str, str]) -> Tags:
+    """The tags a new object is written with: its x-amz-tagging header (a WSGI header value)."""
+    return parse_tagging_header(from_wire(headers.get("x-amz-tagging", "")))
+
+
+def copy_tags(headers: Mapping[str, str], source_tags: Tags) -> Tags:
+    """CopyObject's tags: the source's (x-amz-tagging-directive COPY, the default) or the request's (REPLACE)."""
+    directive = headers.get("x-amz-tagging-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise errors.InvalidArgument("Unknown tagging directive.", ArgumentName="x-amz-tagging-directive", ArgumentValue=directive)
+    return request_tags(headers) if directive == "REPLACE" else source_tags
