@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping
+from typing import Literal
 from urllib.parse import unquote_plus
 
 from wsgi_s3.s3 import errors
@@ -41,7 +42,7 @@ def _allowed(text: str) -> bool:
     return all(char in _PUNCTUATION or unicodedata.category(char)[0] in "LNZ" for char in text)
 
 
-def check_tag_set(pairs: Iterable[tuple[str, str]], resource: str) -> Tags:
+def check_tag_set(pairs: Iterable[tuple[str, str]], resource: Literal["object", "bucket"]) -> Tags:
     """The tag set of `pairs` for an "object" or a "bucket", in the order given, or the error S3 answers."""
     pairs = list(pairs)
     if len(pairs) > (MAX_OBJECT_TAGS if resource == "object" else MAX_BUCKET_TAGS):
