@@ -65,3 +65,15 @@ class Backend(Protocol):
 
     def abort_upload(self, upload: Upload) -> None: ...
     def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]: ...
+
+    # documents every gateway shares (the credentials), kept as configuration of SHARED_BUCKET
+    def get_shared_document(self, name: str) -> str | None:
+        """The newest document of that name, None if there is none."""
+        ...
+
+    def put_shared_document(self, name: str, document: str) -> None: ...
+
+
+# Where shared documents live: no S3 bucket name starts with ".", so no client can create, list or
+# reach it (dispatch answers NoSuchBucket, ListBuckets leaves it out).
+SHARED_BUCKET = ".wsgi-s3"

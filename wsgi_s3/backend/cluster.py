@@ -13,12 +13,14 @@ missing records; reads already answer the newest record among the owners that re
 from __future__ import annotations
 
 import heapq
+import json
 import uuid
 from itertools import islice
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
 from typing import TypeVar
 
+from wsgi_s3.backend.base import SHARED_BUCKET
 from wsgi_s3.backend.listing import list_page
 from wsgi_s3.cluster.fanout import Outcome, fanout
 from wsgi_s3.cluster.node_client import NodeClient
@@ -259,6 +261,36 @@ class ClusterBackend:
         return merged
 
 
+    # shared documents: on every node, as bucket configuration of SHARED_BUCKET, stamped so that
+    # the newest wins (a node that missed a revoke must not bring a credential back)
+
+    def get_shared_document(self, name: str) -> str | None:
+        def read(node: NodeClient) -> tuple[int, str | None]:
+            try:
+                stamped = node.get_bucket_config(SHARED_BUCKET, name)
+            except errors.NotFound:  # a node that never had one
+                return 0, None
+            return (0, None) if stamped is None else _unstamp(stamped)
+
+        # Enough nodes that at least one of them acknowledged the last write (W of all nodes).
+        outcome = self._on(self.nodes, read)
+        if len(outcome.results) < len(self.nodes) - self.write_quorum + 1:
+            raise outcome.failure()
+        return max(outcome.results.values(), key=lambda answer: answer[0])[1]
+
+    def put_shared_document(self, name: str, document: str) -> None:
+        stamped = json.dumps({"stamp_ns": now_ns(), "document": document})
+
+        def write(node: NodeClient) -> None:
+            try:
+                node.create_bucket(SHARED_BUCKET, "", "wsgi-s3")
+            except errors.AlreadyExists:
+                pass
+            node.put_bucket_config(SHARED_BUCKET, name, stamped)
+
+        self._acked(self._on(self.nodes, write), self.write_quorum)
+
+
 def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
     """Key-ordered entries, one per key: the newest (a listing entry carries no origin or version
     id, so equal stamps fall back to the rest of the record, the same choice on every gateway)."""
@@ -275,3 +307,8 @@ def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
 
 def _entry_order(entry: ListEntry) -> tuple[int, bool, str, int]:
     return (entry.timestamp_ns, entry.delete_marker, entry.etag, entry.size)
+
+
+def _unstamp(stamped: str) -> tuple[int, str]:
+    record = json.loads(stamped)
+    return record["stamp_ns"], record["document"]

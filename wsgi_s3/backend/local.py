@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from wsgi_s3.backend.base import SHARED_BUCKET
 from wsgi_s3.backend.listing import list_page
+from wsgi_s3.model import errors
 from wsgi_s3.model.types import (
     BodySource,
     BucketInfo,
@@ -111,3 +113,16 @@ class LocalBackend:
 
     def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]:
         return self.store.list_uploads(bucket, key_marker, upload_id_marker, limit)
+
+    def get_shared_document(self, name: str) -> str | None:
+        try:
+            return self.store.get_bucket_config(SHARED_BUCKET, name)
+        except errors.NotFound:
+            return None
+
+    def put_shared_document(self, name: str, document: str) -> None:
+        try:
+            self.store.create_bucket(SHARED_BUCKET, "", "wsgi-s3")
+        except errors.AlreadyExists:
+            pass
+        self.store.put_bucket_config(SHARED_BUCKET, name, document)
