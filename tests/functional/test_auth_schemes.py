@@ -7,13 +7,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
 import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.functional.test_credentials import client, code_of, credentials_cli, eventually, issued, unique
+from tests.functional.test_credentials import ROOT, client, code_of, credentials_cli, eventually, issued, unique
 from tests.functional.test_errors_http import assert_error, send
 
 
@@ -95,21 +96,15 @@ def test_the_seed_hmac_scheme(server, s3, bucket):
     assert secret_key not in log
 
 
-def test_the_readme_curl_example(server, s3, bucket):
-    """docs/s3-compatibility.md's shell recipe, run by bash with curl and openssl as written there."""
+def test_the_documented_curl_recipe(server, s3, bucket):
+    """docs/credentials.md's shell recipe, run by bash with curl and openssl as written there."""
+    document = (ROOT / "docs" / "credentials.md").read_text()
+    recipe = next(block for block in re.findall(r"```bash\n(.*?)```", document, re.S) if "S3-HMAC-SHA256" in block)
+    recipe = recipe.replace("http://localhost:9000/mybucket/", f"{server.endpoint}/{bucket}/").replace("/mybucket/", f"/{bucket}/")
     access_key, secret_key = issued(credentials_cli(server, "create", unique("curl"), "read,write").stdout)
-    script = f"""
-set -euo pipefail
-ACCESS_KEY={access_key}
-SECRET_KEY='{secret_key}'
-DATE=$(date -u +"%Y%m%dT%H%M%SZ")
-SIGNATURE=$(printf 'PUT\\n/{bucket}/file.txt\\n%s' "$DATE" | openssl dgst -sha256 -hmac "$SECRET_KEY" -binary | base64)
-curl -sf -X PUT {server.endpoint}/{bucket}/file.txt \\
-  -H "Authorization: S3-HMAC-SHA256 AccessKey=$ACCESS_KEY,Signature=$SIGNATURE" \\
-  -H "Date: $DATE" \\
-  -d "Hello World"
-"""
-    assert eventually(lambda: subprocess.run(["bash", "-c", script], capture_output=True).returncode == 0)
+    env = {**os.environ, "ACCESS_KEY": access_key, "SECRET_KEY": secret_key}
+    script = "set -euo pipefail\n" + recipe.replace("curl -X PUT", "curl -sf -X PUT")
+    assert eventually(lambda: subprocess.run(["bash", "-c", script], env=env, capture_output=True).returncode == 0)
     assert s3.get_object(Bucket=bucket, Key="file.txt")["Body"].read() == b"Hello World"
 
 
