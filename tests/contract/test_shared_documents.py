@@ -27,3 +27,14 @@ def test_a_node_that_missed_the_last_write_does_not_win(tmp_path: Path) -> None:
         stale.put_bucket_config(SHARED_BUCKET, "credentials", json.dumps({"stamp_ns": 1, "document": "still valid"}))
         for _ in range(5):  # whichever node answers first
             assert backend.get_shared_document("credentials") == "revoked"
+
+
+def test_a_write_wins_over_a_newer_clock(tmp_path: Path) -> None:
+    """A host whose clock is behind the last writer's still replaces its document."""
+    with cluster_backend(tmp_path) as backend:
+        future = json.dumps({"stamp_ns": 2**62, "document": "written by a clock in the future"})
+        backend.put_shared_document("credentials", "first")
+        for client in backend.clients.values():
+            client.put_bucket_config(SHARED_BUCKET, "credentials", future)
+        backend.put_shared_document("credentials", "revoked")
+        assert backend.get_shared_document("credentials") == "revoked"

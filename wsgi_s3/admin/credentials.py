@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from wsgi_s3.config import Settings
 from wsgi_s3.gateway.auth import PERMISSIONS, Credential, CredentialFile, CredentialSource, SharedCredentials, generate_credential
+from wsgi_s3.model.errors import StorageError
 from wsgi_s3.s3 import bearer
 from wsgi_s3.s3.errors import InvalidBucketName
 from wsgi_s3.s3.names import check_bucket_name
@@ -139,14 +140,23 @@ def source_for(settings: Settings) -> CredentialSource:
             raise AdminError("the cluster's credentials need its token: WSGI_S3_BACKEND_AUTH_TOKEN or backend_auth_token in an ini file")
         from wsgi_s3.wsgi import cluster_backend
 
-        return SharedCredentials(cluster_backend(settings))
+        try:
+            return SharedCredentials(cluster_backend(settings))
+        except ValueError as error:  # a node list, N, W or R that cannot work
+            raise AdminError(str(error)) from None
     os.makedirs(os.path.dirname(os.path.abspath(settings.credentials_path)), mode=0o700, exist_ok=True)
     return CredentialFile(settings.credentials_path)
 
 
 def run(settings: Settings, args: Namespace) -> int:
     """One `wsgi-s3 credentials` command; prints its answer."""
-    admin = CredentialAdmin(source_for(settings))
+    try:
+        return _run(CredentialAdmin(source_for(settings)), args)
+    except StorageError as error:  # too few nodes answered: a change may have reached only some of them
+        raise AdminError(f"the cluster: {error} (run the command again once the nodes answer)") from None
+
+
+def _run(admin: CredentialAdmin, args: Namespace) -> int:
     if args.action == "list":
         for credential in admin.list():
             print(list_line(credential))

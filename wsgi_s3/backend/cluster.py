@@ -260,11 +260,13 @@ class ClusterBackend:
                 merged.append(upload)
         return merged
 
-
     # shared documents: on every node, as bucket configuration of SHARED_BUCKET, stamped so that
     # the newest wins (a node that missed a revoke must not bring a credential back)
 
     def get_shared_document(self, name: str) -> str | None:
+        return self._newest_shared(name)[1]
+
+    def _newest_shared(self, name: str) -> tuple[int, str | None]:
         def read(node: NodeClient) -> tuple[int, str | None]:
             try:
                 stamped = node.get_bucket_config(SHARED_BUCKET, name)
@@ -276,10 +278,13 @@ class ClusterBackend:
         outcome = self._on(self.nodes, read)
         if len(outcome.results) < len(self.nodes) - self.write_quorum + 1:
             raise outcome.failure()
-        return max(outcome.results.values(), key=lambda answer: answer[0])[1]
+        return max(outcome.results.values(), key=lambda answer: answer[0])
 
     def put_shared_document(self, name: str, document: str) -> None:
-        stamped = json.dumps({"stamp_ns": now_ns(), "document": document})
+        # Later than the newest stamp, even from a host whose clock is behind the last writer's:
+        # a revoke must never lose to the write it undoes.
+        stamp = max(now_ns(), self._newest_shared(name)[0] + 1)
+        stamped = json.dumps({"stamp_ns": stamp, "document": document})
 
         def write(node: NodeClient) -> None:
             try:
