@@ -75,3 +75,15 @@ class Backend(Protocol):
     def get_object_tags(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
         """The tags of the latest version (possibly a delete marker: none) or of the one named."""
         ...
+
+    # documents every gateway shares (the credentials), kept as configuration of SHARED_BUCKET
+    def get_shared_document(self, name: str) -> str | None:
+        """The newest document of that name, None if there is none."""
+        ...
+
+    def put_shared_document(self, name: str, document: str) -> None: ...
+
+
+# Where shared documents live: no S3 bucket name starts with ".", so no client can create, list or
+# reach it (dispatch answers NoSuchBucket, ListBuckets leaves it out).
+SHARED_BUCKET = ".wsgi-s3"
