@@ -50,6 +50,15 @@ class Settings:
     read_quorum: int = 1  # owners a read asks (R); W + R > N reads your own writes
     backend_auth_token: str = ""  # the cluster token sent to the nodes (a secret, like auth_token)
     node_timeout: int = 30  # seconds a node may stay silent in a request before it counts as down
+    # The metrics port (/metrics, /debug/*, /health, no authentication): HOST:PORT, "off", or empty for
+    # the role's default: 127.0.0.1:9091 for serve and gateway, none for a node (see its own port).
+    metrics_listen: str = ""
+    metrics_dir: str = ""  # prometheus-client's multiprocess files; default: a new private temporary directory
+    # Who may read /health and /ready on the service's port, and /metrics and /debug/* there:
+    # open, token (Authorization: Bearer <status_token>) or off (on an S3 port, then plain bucket names).
+    health_access: str = "open"
+    status_access: str = "off"
+    status_token: str = ""  # a secret, like auth_token
 
     @property
     def credentials_path(self) -> str:

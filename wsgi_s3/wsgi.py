@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import falcon
 
+from wsgi_s3 import __version__
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.backend.local import LocalBackend
 from wsgi_s3.config import Settings
 from wsgi_s3.gateway.app import create_app
 from wsgi_s3.gateway.auth import Authenticator, credential_store
 from wsgi_s3.node.app import create_app as create_node_app
+from wsgi_s3.observability.metrics import StoreCollector
+from wsgi_s3.observability.status import StatusEndpoints
 from wsgi_s3.store.store import Store
 
 
 def embedded_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 serve`: the S3 gateway over a Store in this process."""
     settings = settings or Settings.from_env()
-    return _s3_app(settings, LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout)))
+    store = Store(settings.data_dir, lock_timeout=settings.lock_timeout)
+    return _s3_app(settings, LocalBackend(store), [StoreCollector(store.stats)])
 
 
 def gateway_app(settings: Settings | None = None) -> falcon.App:
@@ -32,19 +36,42 @@ def gateway_app(settings: Settings | None = None) -> falcon.App:
         for node in ring.nodes
     }
     backend = ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum)
-    return _s3_app(settings, backend)
+    return _s3_app(settings, backend, [])
 
 
-def _s3_app(settings: Settings, backend: Backend) -> falcon.App:
+def _s3_app(settings: Settings, backend: Backend, collectors: list[object]) -> falcon.App:
     authenticator = Authenticator(
         credential_store(settings.credentials_path, settings.access_key, settings.secret_key),
         settings.region if settings.enforce_region else None,
         settings.allow_anonymous,
     )
-    return create_app(backend, authenticator, domain=settings.domain, region=settings.region)
+    status = StatusEndpoints(
+        backend.ready,
+        lambda: collectors,
+        _about(settings),
+        health_access=settings.health_access,
+        status_access=settings.status_access,
+        token=settings.status_token,
+    )
+    return create_app(backend, authenticator, domain=settings.domain, region=settings.region, status=status)
+
+
+def _about(settings: Settings) -> dict[str, object]:
+    """What /debug/vars says of the service besides its metrics (nothing secret: no settings, no command line)."""
+    return {"version": __version__, "role": settings.mode}
 
 
 def node_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 node`: a storage node's internal API over a Store in this process."""
     settings = settings or Settings.from_env()
-    return create_node_app(Store(settings.data_dir, lock_timeout=settings.lock_timeout), settings.auth_token)
+    store = Store(settings.data_dir, lock_timeout=settings.lock_timeout)
+    # A node's /metrics and /debug/* need the cluster token, unless the operator opened them.
+    status = StatusEndpoints(
+        store.check_writable,
+        lambda: [StoreCollector(store.stats)],
+        _about(settings),
+        health_access=settings.health_access,
+        status_access="open" if settings.status_access == "open" else "token",
+        token=settings.auth_token,
+    )
+    return create_node_app(store, settings.auth_token, status)

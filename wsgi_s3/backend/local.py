@@ -111,3 +111,6 @@ class LocalBackend:
 
     def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]:
         return self.store.list_uploads(bucket, key_marker, upload_id_marker, limit)
+
+    def ready(self) -> None:
+        self.store.check_writable()

@@ -214,3 +214,14 @@ class NodeClient:
     def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> ObjectVersion:
         document = {"version": protocol.version_json(version), "parts": [protocol.part_json(part) for part in parts]}
         return protocol.version_from(self._json("POST", protocol.path(protocol.COMPLETE, upload_id=upload_id), document=document))
+
+    def ready(self) -> None:
+        """Raise Unavailable unless the node answers that it is ready (its store writable, not draining).
+        Asked with short timeouts: a readiness probe must not hang on a dead node."""
+        try:
+            response = self.pool.urlopen("GET", protocol.READY, headers=self.headers, timeout=urllib3.Timeout(connect=1.0, read=2.0))
+        except urllib3.exceptions.HTTPError as exc:
+            raise errors.Unavailable(f"node {self.url}: {exc}") from None
+        if response.status != 200:
+            raise errors.Unavailable(f"node {self.url}: not ready ({response.status})")
+

@@ -107,6 +107,7 @@ class S3Dispatcher:
             SignedRequest(req.method, raw_path, pairs, {name: from_wire(value) for name, value in headers.items()}),
             bucket if virtual else None,
         )
+        req.context["principal"] = principal  # for the access log and the auth metrics
         try:
             self.authenticator.authorize(principal, operation, query)
         except errors.AccessDenied:

@@ -331,3 +331,5 @@ def records(data: object, decode) -> list:
     if not isinstance(data, list):
         raise BadRequest("expected a list")
     return [decode(item) for item in data]
+
+READY = "/ready"  # GET: 200 when the node's store is writable and it is not draining (no token needed)

@@ -117,3 +117,17 @@ class Store:
         """Commit `version` made of `parts` (validated by the caller, resolved to blobs again inside
         the commit: see Metadata.complete_upload)."""
         return self.meta.complete_upload(upload_id, version, parts)
+
+    # observability
+
+    def stats(self) -> dict[str, int]:
+        """What this store holds, for its metrics: object versions (no delete markers), their bytes,
+        multipart uploads in progress, and the data directory's file system."""
+        objects, size, uploads = self.meta.stats()
+        disk = os.statvfs(self.data_dir)
+        return {"objects": objects, "bytes": size, "uploads": uploads, "disk_free": disk.f_bavail * disk.f_frsize, "disk_total": disk.f_blocks * disk.f_frsize}
+
+    def check_writable(self) -> None:
+        """Raise unless a write could succeed now: SQLite takes its write lock, the blob area takes a file."""
+        self.meta.check_writable()
+        self.blobs.check_writable()
