@@ -15,7 +15,7 @@ import pytest
 import urllib3
 
 from tests.conftest import SECRET_KEY, Server, free_port, make_client, make_cluster
-from tests.functional.test_metrics import STATUS_TOKEN, wait_for
+from tests.functional.test_metrics import STATUS_TOKEN
 
 
 def get(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> urllib3.BaseHTTPResponse:

@@ -9,11 +9,12 @@ import time
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
 import urllib3
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import CLUSTER_TOKEN, Server, free_port, make_client, make_cluster
+from tests.conftest import ACCESS_KEY, CLUSTER_TOKEN, REGION, Server, free_port, make_client, make_cluster
 
 
 def scrape(url: str, headers: dict[str, str] | None = None) -> dict[tuple[str, tuple], float]:
@@ -130,6 +131,21 @@ def metric_writers(folder: Path) -> set[int]:
     return {int(name.rsplit("_", 1)[1][:-3]) for name in os.listdir(folder) if name.endswith(".db")}
 
 
+def test_authentication_failures_are_counted_by_reason(metered: Server) -> None:
+    wrong = boto3.client(
+        "s3", endpoint_url=metered.endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key="not-the-secret", region_name=REGION
+    )
+    with pytest.raises(wrong.exceptions.ClientError):
+        wrong.list_buckets()
+    unknown = urllib3.request("GET", metered.endpoint + "/", headers={"Authorization": "Bearer x"}, retries=False)
+    assert unknown.status == 403
+    make_client(metered.endpoint).list_buckets()
+    samples = scrape(metered.metrics_url)
+    assert value(samples, "s3_auth_failure_total", reason="SignatureDoesNotMatch") == 1
+    assert value(samples, "s3_auth_failure_total", reason="AccessDenied") == 1
+    assert value(samples, "s3_auth_success_total") == 1
+
+
 def test_metrics_on_the_s3_port_are_off_by_default_and_a_bucket_name_then(embedded_server: Server) -> None:
     s3 = make_client(embedded_server.endpoint)
     anonymous = urllib3.request("GET", embedded_server.endpoint + "/metrics", retries=False)
@@ -167,11 +183,14 @@ def test_gateway_metrics_need_the_token_on_the_s3_port(metered_cluster) -> None:
         s3.put_object(Bucket=bucket, Key=f"k{index}", Body=b"abc")
     with pytest.raises(s3.exceptions.NoSuchKey):
         s3.get_object(Bucket=bucket, Key="missing")
+    assert s3.get_object(Bucket=bucket, Key="k0")["Body"].read() == b"abc"  # streamed from a node
     for samples in (scrape(url, {"Authorization": "Bearer " + STATUS_TOKEN}), scrape(gateway.metrics_url)):
         assert value(samples, "s3_requests_total", method="PUT", operation="PutObject", status="200") == 4
         assert value(samples, "s3_objects_stored_total") == 4
         assert value(samples, "s3_bytes_stored_total") == 12
         assert value(samples, "s3_errors_total", error_type="NoSuchKey", operation="GetObject") == 1
+        assert value(samples, "s3_requests_total", method="GET", operation="GetObject", status="200") == 1
+        assert value(samples, "s3_download_bytes_total") >= 3
         assert not any(name.startswith("s3_store_") for name, _ in samples)  # a gateway stores nothing itself
 
 
