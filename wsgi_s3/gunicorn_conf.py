@@ -100,6 +100,9 @@ def _start_metrics_port(server, settings, store) -> None:
     if listen in ("", "off"):
         return
     host, _, port = listen.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        server.log.error("metrics_listen = %s: expected HOST:PORT or off", listen)
+        raise SystemExit(2)
     collectors = [StoreCollector(store.stats)] if store is not None else []
     app = metrics_port_app(lambda: collectors, {"version": __version__, "role": settings.mode})
     try:
