@@ -94,7 +94,7 @@ def _start_metrics_port(server, settings, store) -> None:
     whatever the workers do (restarts, a hung worker). A port already taken is logged, not fatal:
     S3 traffic matters more than its metrics."""
     from wsgi_s3 import __version__
-    from wsgi_s3.observability.metrics import StoreCollector, metrics_port_app, serve_metrics_port
+    from wsgi_s3.observability.metrics import StoreCollector, counted, metrics_port_app, serve_metrics_port
 
     listen = settings.metrics_listen or ("" if settings.mode == "node" else "127.0.0.1:9091")
     if listen in ("", "off"):
@@ -103,8 +103,12 @@ def _start_metrics_port(server, settings, store) -> None:
     if not port.isdigit() or not 0 < int(port) < 65536:
         server.log.error("metrics_listen = %s: expected HOST:PORT or off", listen)
         raise SystemExit(2)
-    collectors = [StoreCollector(store.stats)] if store is not None else []
-    app = metrics_port_app(lambda: collectors, {"version": __version__, "role": settings.mode})
+    stored = [StoreCollector(store.stats)] if store is not None else []
+
+    def collectors() -> list[object]:
+        return stored if settings.mode == "node" else [counted(), *stored]
+
+    app = metrics_port_app(collectors, {"version": __version__, "role": settings.mode})
     try:
         server.metrics_port_pid, server.metrics_port_stop = serve_metrics_port(host.strip("[]") or "0.0.0.0", int(port), app)
     except OSError as exc:

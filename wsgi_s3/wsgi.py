@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import falcon
 
 from wsgi_s3 import __version__
@@ -11,7 +13,7 @@ from wsgi_s3.config import Settings
 from wsgi_s3.gateway.app import create_app
 from wsgi_s3.gateway.auth import Authenticator, credential_store
 from wsgi_s3.node.app import create_app as create_node_app
-from wsgi_s3.observability.metrics import StoreCollector
+from wsgi_s3.observability.metrics import StoreCollector, counted
 from wsgi_s3.observability.status import StatusEndpoints
 from wsgi_s3.store.store import Store
 
@@ -20,7 +22,7 @@ def embedded_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 serve`: the S3 gateway over a Store in this process."""
     settings = settings or Settings.from_env()
     store = Store(settings.data_dir, lock_timeout=settings.lock_timeout)
-    return _s3_app(settings, LocalBackend(store), [StoreCollector(store.stats)])
+    return _s3_app(settings, LocalBackend(store), lambda: [counted(), StoreCollector(store.stats)])
 
 
 def gateway_app(settings: Settings | None = None) -> falcon.App:
@@ -36,10 +38,11 @@ def gateway_app(settings: Settings | None = None) -> falcon.App:
         for node in ring.nodes
     }
     backend = ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum)
-    return _s3_app(settings, backend, [])
+    return _s3_app(settings, backend, lambda: [counted()])
 
 
-def _s3_app(settings: Settings, backend: Backend, collectors: list[object]) -> falcon.App:
+def _s3_app(settings: Settings, backend: Backend, collectors: Callable[[], list[object]]) -> falcon.App:
+    """`collectors`: what its /metrics exports, made afresh for each scrape."""
     authenticator = Authenticator(
         credential_store(settings.credentials_path, settings.access_key, settings.secret_key),
         settings.region if settings.enforce_region else None,
@@ -47,7 +50,7 @@ def _s3_app(settings: Settings, backend: Backend, collectors: list[object]) -> f
     )
     status = StatusEndpoints(
         backend.ready,
-        lambda: collectors,
+        collectors,
         _about(settings),
         health_access=settings.health_access,
         status_access=settings.status_access,

@@ -92,17 +92,20 @@ class StoreCollector:
         yield GaugeMetricFamily("s3_store_disk_total_bytes", "Size of the data directory's file system", stats["disk_total"])
 
 
-def registry(collectors: Iterable[object] = ()) -> CollectorRegistry:
-    """A fresh registry per scrape: every process's files summed (or this process's metrics when
-    not under gunicorn), plus `collectors`."""
+def counted() -> object:
+    """The metrics defined above, as a collector for one scrape: every worker's files summed (dead
+    workers' counters included), or this process's own values when not under gunicorn. A storage
+    node counts none of them and does not export them."""
     if os.environ.get(MULTIPROC_ENV):
-        fresh = CollectorRegistry()
-        MultiProcessCollector(fresh)
-    else:
-        from prometheus_client import REGISTRY
+        return MultiProcessCollector(None)
+    from prometheus_client import REGISTRY
 
-        fresh = CollectorRegistry()
-        fresh.register(_Forward(REGISTRY))
+    return _Forward(REGISTRY)
+
+
+def registry(collectors: Iterable[object]) -> CollectorRegistry:
+    """A fresh registry per scrape, of `collectors` (counted() and StoreCollector)."""
+    fresh = CollectorRegistry()
     for collector in collectors:
         fresh.register(collector)
     return fresh
@@ -116,7 +119,7 @@ class _Forward:
         return iter(self.source.collect())
 
 
-def exposition(collectors: Iterable[object] = ()) -> tuple[bytes, str]:
+def exposition(collectors: Iterable[object]) -> tuple[bytes, str]:
     """(body, content type) of a /metrics answer."""
     return generate_latest(registry(collectors)), CONTENT_TYPE_LATEST
 
