@@ -88,3 +88,16 @@ def test_a_log_line_is_one_json_object_with_the_request_id_and_the_extra_fields(
     assert line["request_id"] == "ABCDEF" and line["status"] == 200
     assert "\n" not in JsonFormatter().format(record)
     assert "request_id" not in json.loads(JsonFormatter().format(record))  # outside a request: none
+
+
+def test_a_client_cannot_invent_label_values():
+    from prometheus_client import REGISTRY
+
+    from wsgi_s3.observability.metrics import record_request
+
+    labels = {"method": "OTHER", "operation": "Unknown", "status": "405"}
+    before = REGISTRY.get_sample_value("s3_requests_total", labels) or 0
+    for method in ("FOO", "BAR"):
+        record_request(method, "Unknown", 405, 0.001, 0, 0, "MethodNotAllowed")
+    assert REGISTRY.get_sample_value("s3_requests_total", labels) == before + 2
+    assert REGISTRY.get_sample_value("s3_requests_total", {**labels, "method": "FOO"}) is None

@@ -27,8 +27,10 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-# Request metrics (the spec's names). Labels take only values from closed sets: the HTTP method as
-# gunicorn parsed it, an operation name from s3/operations.py, the status code.
+# Request metrics (the spec's names). Labels take only values from closed sets (a client must not be
+# able to make series without end): the method among METHODS, an operation name from
+# s3/operations.py, the status code, an S3 error code.
+METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"})
 REQUESTS = Counter("s3_requests", "S3 requests answered", ["method", "operation", "status"])
 DURATION = Histogram(
     "s3_request_duration_seconds",
@@ -62,6 +64,7 @@ def record_request(
     method: str, operation: str, status: int, seconds: float, bytes_in: int, bytes_out: int, error_code: str | None
 ) -> None:
     """Count one answered request."""
+    method = method if method in METHODS else "OTHER"
     REQUESTS.labels(method, operation, str(status)).inc()
     DURATION.labels(method, operation).observe(seconds)
     UPLOAD_BYTES.inc(bytes_in)
