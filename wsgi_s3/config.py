@@ -52,6 +52,15 @@ class Settings:
     node_timeout: int = 30  # seconds a node may stay silent in a request before it counts as down
     repair_interval: int = 300  # gateway: seconds between anti-entropy passes (hints are handed over every 5 s)
     repair_batch: int = 100  # gateway: records compared per request of a pass, hints handed over per node per round
+    # The metrics port (/metrics, /debug/*, /health, no authentication): HOST:PORT, "off", or empty for
+    # the role's default: 127.0.0.1:9091 for serve and gateway, none for a node (see its own port).
+    metrics_listen: str = ""
+    metrics_dir: str = ""  # prometheus-client's multiprocess files; default: a new private temporary directory
+    # Who may read /health and /ready on the service's port, and /metrics and /debug/* there:
+    # open, token (Authorization: Bearer <status_token>) or off (on an S3 port, then plain bucket names).
+    health_access: str = "open"
+    status_access: str = "off"
+    status_token: str = ""  # a secret, like auth_token
 
     @property
     def credentials_path(self) -> str:

@@ -83,6 +83,11 @@ class Backend(Protocol):
 
     def put_shared_document(self, name: str, document: str) -> None: ...
 
+    # observability
+    def ready(self) -> None:
+        """Raise unless writes can succeed now (the store is writable; enough nodes for the write quorum answer)."""
+        ...
+
 
 # Where shared documents live: no S3 bucket name starts with ".", so no client can create, list or
 # reach it (dispatch answers NoSuchBucket, ListBuckets leaves it out).

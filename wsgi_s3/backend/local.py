@@ -138,3 +138,6 @@ class LocalBackend:
         except errors.AlreadyExists:
             pass
         self.store.put_bucket_config(SHARED_BUCKET, name, document)
+
+    def ready(self) -> None:
+        self.store.check_writable()

@@ -420,3 +420,5 @@ def tags_from(data: object) -> ObjectTags:
         timestamp_ns=field(data, "timestamp_ns", int),
         origin=field(data, "origin", str),
     )
+
+READY = "/ready"  # GET: 200 when the node's store is writable and it is not draining (no token needed)

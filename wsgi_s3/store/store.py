@@ -161,3 +161,17 @@ class Store:
     def get_object_tags(self, bucket: str, key: str, version_id: str | None = None) -> ObjectTags:
         """The tags of the latest version or the one named, with their place in history."""
         return self.meta.current_tags(self.meta.get_version(bucket, key, version_id))
+
+    # observability
+
+    def stats(self) -> dict[str, int]:
+        """What this store holds, for its metrics: object versions (no delete markers), their bytes,
+        multipart uploads in progress, and the data directory's file system."""
+        objects, size, uploads = self.meta.stats()
+        disk = os.statvfs(self.data_dir)
+        return {"objects": objects, "bytes": size, "uploads": uploads, "disk_free": disk.f_bavail * disk.f_frsize, "disk_total": disk.f_blocks * disk.f_frsize}
+
+    def check_writable(self) -> None:
+        """Raise unless a write could succeed now: SQLite takes its write lock, the blob area takes a file."""
+        self.meta.check_writable()
+        self.blobs.check_writable()
