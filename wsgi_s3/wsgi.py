@@ -6,7 +6,7 @@ import falcon
 
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.backend.local import LocalBackend
-from wsgi_s3.config import Settings
+from wsgi_s3.config import Settings, active
 from wsgi_s3.gateway.app import create_app
 from wsgi_s3.gateway.auth import Authenticator, credential_store
 from wsgi_s3.node.app import create_app as create_node_app
@@ -15,7 +15,7 @@ from wsgi_s3.store.store import Store
 
 def embedded_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 serve`: the S3 gateway over a Store in this process."""
-    settings = settings or Settings.from_env()
+    settings = settings or active()
     return _s3_app(settings, LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout)))
 
 
@@ -25,7 +25,7 @@ def gateway_app(settings: Settings | None = None) -> falcon.App:
     from wsgi_s3.cluster.node_client import NodeClient
     from wsgi_s3.cluster.ring import Ring, parse_nodes
 
-    settings = settings or Settings.from_env()
+    settings = settings or active()
     ring = Ring(parse_nodes(settings.nodes))
     clients = {
         node.url: NodeClient(node.url, settings.backend_auth_token, pool_size=settings.worker_connections, read_timeout=settings.node_timeout)
@@ -46,5 +46,5 @@ def _s3_app(settings: Settings, backend: Backend) -> falcon.App:
 
 def node_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 node`: a storage node's internal API over a Store in this process."""
-    settings = settings or Settings.from_env()
+    settings = settings or active()
     return create_node_app(Store(settings.data_dir, lock_timeout=settings.lock_timeout), settings.auth_token)
