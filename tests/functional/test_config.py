@@ -76,20 +76,31 @@ def _proc(pid: int, name: str) -> bytes:
 def test_secrets_are_in_no_process_environment_or_command_line(tmp_path):
     """Tokens and the root secret given in ini files reach the workers (requests work) without
     passing through any process's environment or argv: /proc/PID/environ and cmdline of every
-    master, worker and sweeper of a serve, three nodes and a gateway."""
+    master, worker and sweeper of a serve, three nodes and a gateway, and os.environ as the master
+    and each worker see it (what anything they started would inherit; /proc shows only the
+    environment a process was started with)."""
     secret, token = "ini-root-secret-7f3a9c", CLUSTER_TOKEN + "-from-ini"
+    probe = tmp_path / "probe.conf.py"
+    probe.write_text(
+        "import json, os\n"
+        "from wsgi_s3.gunicorn_conf import *  # noqa: F401,F403\n"
+        f"def _dump(): open(os.path.join({str(tmp_path)!r}, f'environ-{{os.getpid()}}.json'), 'w').write(json.dumps(dict(os.environ)))\n"
+        "def when_ready(server): _dump()\n"
+        "def post_worker_init(worker): _dump()\n"
+    )
+    probed = ["--gunicorn-config", str(probe)]
     node_ini = tmp_path / "node.ini"
     node_ini.write_text(f"[cluster]\nauth_token = {token}\n[server]\nworkers = 1\n")
     nodes = [
-        Server(tmp_path / f"node{i}", free_port(), ["--config", str(node_ini)], root_key=False, command="node",
+        Server(tmp_path / f"node{i}", free_port(), ["--config", str(node_ini), *probed], root_key=False, command="node",
                ready_path="/v1/buckets", ready_headers={"Authorization": "Bearer " + token})
         for i in range(3)
     ]
     s3_ini = tmp_path / "s3.ini"
     s3_ini.write_text(f"[auth]\naccess_key = INIROOTKEY0000000001\nsecret_key = {secret}\n[cluster]\nbackend_auth_token = {token}\n")
     nodes_flag = ",".join(node.endpoint for node in nodes)
-    gateway = Server(tmp_path / "gw", free_port(), ["--config", str(s3_ini), "--nodes", nodes_flag], root_key=False, command="gateway")
-    serve = Server(tmp_path / "serve", free_port(), ["--config", str(s3_ini)], root_key=False)
+    gateway = Server(tmp_path / "gw", free_port(), ["--config", str(s3_ini), "--nodes", nodes_flag, *probed], root_key=False, command="gateway")
+    serve = Server(tmp_path / "serve", free_port(), ["--config", str(s3_ini), *probed], root_key=False)
     services = [*nodes, gateway, serve]
     try:
         for service in services:
@@ -100,14 +111,17 @@ def test_secrets_are_in_no_process_environment_or_command_line(tmp_path):
             client.create_bucket(Bucket="secret-free")
             client.put_object(Bucket="secret-free", Key="k", Body=b"v")
             assert client.get_object(Bucket="secret-free", Key="k")["Body"].read() == b"v"
-        for service in services:
-            pids = service.pids()
-            assert len(pids) >= 2  # the master and at least one worker
-            for pid in pids:
-                for name in ("environ", "cmdline"):
-                    seen = _proc(pid, name)
-                    assert secret.encode() not in seen and token.encode() not in seen, (pid, name)
-                    assert b"WSGI_S3_SETTINGS" not in seen
+        pids = [pid for service in services for pid in service.pids()]
+        assert len(pids) >= 2 * len(services)  # each master and at least one worker
+        for pid in pids:
+            for name in ("environ", "cmdline"):
+                seen = _proc(pid, name)
+                assert secret.encode() not in seen and token.encode() not in seen, (pid, name)
+        dumps = list(tmp_path.glob("environ-*.json"))
+        assert len(dumps) >= 2 * len(services)  # each master and each worker dumped its os.environ
+        for dump in dumps:
+            text = dump.read_text()
+            assert secret not in text and token not in text and "WSGI_S3_SETTINGS" not in text, dump
     finally:
         for service in services:
             service.stop()
