@@ -215,3 +215,33 @@ def test_a_reload_with_a_broken_file_keeps_the_running_configuration(tmp_path):
         assert server.process.poll() is None
     finally:
         server.stop()
+
+
+def test_the_seeds_environment_runs_a_gateway_as_its_readme_writes_it(tmp_path):
+    """S3_MODE, S3_LISTEN, S3_NODES, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then `./s3_server`
+    with no command: here `wsgi-s3 -data=DIR`."""
+    cluster = make_cluster(tmp_path)
+    gateway = Server(tmp_path / "gateway", free_port(), root_key=False, command="gateway")
+    clean = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "WSGI_S3_", "S3_"))}
+    env = {
+        **clean, "S3_MODE": "gateway", "S3_LISTEN": f"127.0.0.1:{gateway.port}", "S3_NODES": ",".join(n.endpoint for n in cluster.nodes),
+        "AWS_ACCESS_KEY_ID": "SEEDENVKEY0000000001", "AWS_SECRET_ACCESS_KEY": "seed-env-secret", "WSGI_S3_BACKEND_AUTH_TOKEN": CLUSTER_TOKEN,
+    }
+    gateway.log_path = tmp_path / "gateway.log"
+    try:
+        for node in cluster.nodes:
+            node.start()
+        with open(gateway.log_path, "wb") as log:
+            gateway.process = subprocess.Popen([sys.executable, "-m", "wsgi_s3", f"-data={gateway.data_dir}"], env=env,
+                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        gateway.wait_ready()
+        client = _client(gateway, "SEEDENVKEY0000000001", "seed-env-secret")
+        client.create_bucket(Bucket="seed-env")
+        client.put_object(Bucket="seed-env", Key="k", Body=b"replicated")
+        # It is a gateway: the object went to the nodes, and its own directory holds no store.
+        assert sum((node.data_dir / "meta.db").exists() for node in cluster.nodes) == 3
+        assert not (gateway.data_dir / "meta.db").exists()
+    finally:
+        gateway.stop()
+        for node in cluster.nodes:
+            node.stop()
