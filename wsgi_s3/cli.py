@@ -71,18 +71,17 @@ def _service_settings(args: argparse.Namespace) -> Settings:
     problem = _cluster_problem(settings) if settings.mode == "gateway" else None
     if settings.mode == "node" and not settings.auth_token:
         problem = "a node needs the cluster token: WSGI_S3_AUTH_TOKEN, auth_token in an ini file, or --auth-token"
+    if bool(settings.access_key) != bool(settings.secret_key):  # half a root key would sign with an empty secret
+        problem = "set both the access key and the secret key, or neither"
     if problem:
         raise ConfigError(problem)
     return settings
 
 
 def _root_key(settings: Settings) -> int:
-    """Refuse half a key pair; without any key, create one and print it once. 0 if all is well."""
+    """Without any key (and no anonymous access), create one and print it once. 0 if all is well."""
     from wsgi_s3.gateway.auth import credential_store, generate_credential
 
-    if bool(settings.access_key) != bool(settings.secret_key):
-        print("wsgi-s3: set both the access key and the secret key, or neither", file=sys.stderr)
-        return 2
     credentials = credential_store(settings.credentials_path, settings.access_key, settings.secret_key)
     if not len(credentials) and not settings.allow_anonymous:
         root = generate_credential()

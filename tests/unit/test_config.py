@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wsgi_s3.cli import build_parser, translate_seed_flags, _settings
+from wsgi_s3.cli import _service_settings, _settings, build_parser, translate_seed_flags
 from wsgi_s3.config import MODES, ConfigError, Settings, convert, parse_duration, read_ini, resolve, sample_ini, settings_for
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -148,3 +148,17 @@ def test_the_seeds_flags_not_supported_are_refused(flag, capsys):
         _parse("-mode=gateway", flag)
     assert exc.value.code == 2
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_a_service_refuses_half_a_root_key_at_start_and_on_reload(tmp_path, monkeypatch):
+    """_service_settings is what start-up and every reload resolve: a root key without its secret
+    would accept signatures made with an empty secret."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "WSGI_S3_ACCESS_KEY", "WSGI_S3_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    ini = tmp_path / "half.ini"
+    ini.write_text("[auth]\naccess_key = HALFKEY\n")
+    args = build_parser().parse_args(["serve", "--config", str(ini), "--data-dir", str(tmp_path / "d")])
+    with pytest.raises(ConfigError, match="set both the access key and the secret key"):
+        _service_settings(args)
+    ini.write_text("[auth]\naccess_key = WHOLEKEY\nsecret_key = whole-secret\n")
+    assert _service_settings(args).secret_key == "whole-secret"
