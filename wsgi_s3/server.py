@@ -15,6 +15,10 @@ def bind_address(listen: str) -> str:
     return "0.0.0.0" + listen if listen.startswith(":") else listen
 
 
+# Read once at start by the sweeper the master forks (gunicorn_conf.on_starting), not by the workers.
+_MASTER_SETTINGS = ("sweep_interval", "sweep_grace", "reclaim_grace", "tombstone_grace")
+
+
 class _Application(Application):
     def __init__(self, settings: Settings, app_path: str, reresolve: Callable[[], Settings]) -> None:
         self.settings = settings
@@ -60,6 +64,9 @@ class _Application(Application):
             log.error("reload: data_dir changed (%s -> %s): restart the service for that; keeping the running configuration",
                       self.settings.data_dir, fresh.data_dir)
             return self.settings
+        pending = [name for name in _MASTER_SETTINGS if getattr(fresh, name) != getattr(self.settings, name)]
+        if pending:
+            log.warning("reload: %s take effect at the next restart (the sweeper forked at start keeps its own)", ", ".join(pending))
         log.info("reload: configuration re-read")
         return fresh
 
