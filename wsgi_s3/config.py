@@ -132,6 +132,10 @@ class ConfigError(ValueError):
 
 
 _FIELDS: dict[str, Field] = {f.name: f for f in fields(Settings)}
+for _field in _FIELDS.values():  # a plain field would have no flag, no docs and no place in conf/*.ini
+    if "modes" not in _field.metadata:
+        raise TypeError(f"Settings.{_field.name}: declare it with _setting(default, section, doc, modes), then regenerate "
+                        "conf/<mode>.ini with `wsgi-s3 config sample --mode <mode>`")
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
