@@ -30,12 +30,12 @@ def on_starting(server) -> None:
     behind and every freed blob. The data directory's lock, held from here on, makes sure no other
     service is writing there. Then one sweeper process per data directory is forked (off the
     workers and their gevent hubs); it stops when this master does."""
-    from wsgi_s3.config import Settings
+    from wsgi_s3.config import active
     from wsgi_s3.store.dirlock import DataDirInUse, lock_data_dir
     from wsgi_s3.store.store import Store
     from wsgi_s3.store.sweeper import Sweeper
 
-    settings = Settings.from_env()
+    settings = active()
     _prepare_metrics(server, settings)
     if settings.mode == "gateway":
         _fork_repairer(server, settings)

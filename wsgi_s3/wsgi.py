@@ -10,7 +10,7 @@ import falcon
 from wsgi_s3 import __version__
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.backend.local import LocalBackend
-from wsgi_s3.config import Settings
+from wsgi_s3.config import Settings, active
 from wsgi_s3.gateway.app import create_app
 from wsgi_s3.gateway.auth import Authenticator, SharedCredentials, credential_store
 from wsgi_s3.node.app import create_app as create_node_app
@@ -24,14 +24,14 @@ if TYPE_CHECKING:
 
 def embedded_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 serve`: the S3 gateway over a Store in this process."""
-    settings = settings or Settings.from_env()
+    settings = settings or active()
     store = Store(settings.data_dir, lock_timeout=settings.lock_timeout)
     return _s3_app(settings, LocalBackend(store), lambda: [counted(), StoreCollector(store.stats)])
 
 
 def gateway_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 gateway`: the S3 gateway over the storage nodes, replicated N/W/R."""
-    settings = settings or Settings.from_env()
+    settings = settings or active()
     backend = cluster_backend(settings)
     # Credentials created in the cluster (`wsgi-s3 credentials ... --nodes`) are seen by every gateway.
     return _s3_app(settings, backend, lambda: [counted()], SharedCredentials(backend))
@@ -78,7 +78,7 @@ def _about(settings: Settings) -> dict[str, object]:
 
 def node_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 node`: a storage node's internal API over a Store in this process."""
-    settings = settings or Settings.from_env()
+    settings = settings or active()
     store = Store(settings.data_dir, lock_timeout=settings.lock_timeout)
     # A node's /metrics and /debug/* need the cluster token, unless the operator opened them.
     status = StatusEndpoints(
