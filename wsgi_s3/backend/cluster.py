@@ -157,15 +157,21 @@ class ClusterBackend:
         holders = tuple(url for url in owners if url in found and order_key(found[url]) == order_key(best))
         return ClusterVersion(**{f.name: getattr(best, f.name) for f in fields(ObjectVersion)}, holders=holders)
 
-    def _commit(self, bucket: str, key: str, owners: list[str], commit: Callable[[str], T]) -> dict[str, T]:
-        """Run a write on the owners; its answers by owner once W acknowledged it. Owners that had
-        not acknowledged it by then get a hint on those that had (handed over by repair)."""
+    def _commit(self, record: ObjectVersion, owners: list[str], commit: Callable[[str], T]) -> dict[str, T]:
+        """Run a write (of `record`) on the owners; its answers by owner once W acknowledged it.
+        Owners that had not acknowledged it by then are hinted (cluster/repair.py: add_hints)."""
         outcome = fanout(owners, commit, need=self.write_quorum, settle=SETTLE)
         self._acked(outcome, self.write_quorum)
         missed = [url for url in owners if url not in outcome.results]
         if missed:
-            gevent.spawn(self.healer.add_hints, list(outcome.results), missed, bucket, key)
+            gevent.spawn(self._hint, list(outcome.results), missed, record)
         return outcome.results
+
+    def _hint(self, holders: list[str], missed: list[str], record: ObjectVersion) -> None:
+        try:
+            self.healer.add_hints(holders, missed, record)
+        except errors.StorageError as exc:
+            log.warning("hints for %s/%s failed: %s", record.bucket, record.key, exc)
 
     def _repair(self, bucket: str, key: str) -> None:
         """Repair a key whose owners disagreed, in the background (the reader is not kept waiting)."""
@@ -195,18 +201,20 @@ class ClusterBackend:
             version = stamped_version(bucket, key, stamp, size, meta, segments)
             return self.clients[url].commit_version(version, if_none_match=if_none_match, if_match=if_match)
 
-        return self._held(self._commit(bucket, key, owners, commit), owners)
+        written = stamped_version(bucket, key, stamp, size, meta)
+        return self._held(self._commit(written, owners, commit), owners)
 
     def put_delete_marker(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion:
         marker = stamped_version(bucket, key, stamp, 0, ObjectMeta(etag=""), delete_marker=True)
         owners = self._owners(bucket, key)
-        return self._held(self._commit(bucket, key, owners, lambda url: self.clients[url].commit_version(marker)), owners)
+        return self._held(self._commit(marker, owners, lambda url: self.clients[url].commit_version(marker)), owners)
 
     def delete_version(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion | None:
         def delete(url: str) -> ObjectVersion | None:
             return self.clients[url].delete_version(bucket, key, stamp.version_id, stamp.timestamp_ns, stamp.origin)
 
-        removed = [version for version in self._commit(bucket, key, self._owners(bucket, key), delete).values() if version is not None]
+        tombstone = replace(stamped_version(bucket, key, stamp, 0, ObjectMeta(etag="")), is_latest=False, tombstone=True)
+        removed = [version for version in self._commit(tombstone, self._owners(bucket, key), delete).values() if version is not None]
         return max(removed, key=order_key) if removed else None
 
     def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
@@ -336,7 +344,7 @@ class ClusterBackend:
             # Each owner finds the parts (by number, ETag and size) among its own blobs.
             return self.clients[url].complete_upload(upload.upload_id, version, parts)
 
-        return self._held(self._commit(upload.bucket, upload.key, owners, complete), owners)
+        return self._held(self._commit(version, owners, complete), owners)
 
     def abort_upload(self, upload: Upload) -> None:
         outcome = self._on(self._owners(upload.bucket, upload.key), lambda node: node.abort_upload(upload.bucket, upload.key, upload.upload_id))

@@ -237,6 +237,9 @@ class NodeClient:
         doc = self._json("GET", protocol.path(protocol.HISTORY, bucket=bucket, key=key), {"limit": str(limit)})
         return protocol.records(doc, protocol.version_from)
 
+    def purge_key(self, bucket: str, key: str) -> None:
+        self._request("DELETE", protocol.path(protocol.HISTORY, bucket=bucket, key=key))
+
     def ring_digest(self, first: int, last: int, since_ns: int) -> tuple[int, int]:
         doc = self._json("GET", protocol.RING_DIGEST, {"first": str(first), "last": str(last), "since": str(since_ns)})
         return protocol.field(doc, "count", int), protocol.field(doc, "digest", int)
