@@ -191,6 +191,9 @@ def test_a_node_marked_down_is_used_again_after_the_interval(servers: list[Serve
         put(cluster, bucket, "missed", b"written while node 0 was failing")
         health = cluster.clients[proxy.url].health
         assert health.down
+        seen = len(proxy.requests)
+        assert cluster.healer.hand_over_hints(100) == 0  # its hints wait: it is down
+        assert len(proxy.requests) == seen
         proxy.fault = None
         while health.down:
             time.sleep(0.05)
@@ -199,6 +202,9 @@ def test_a_node_marked_down_is_used_again_after_the_interval(servers: list[Serve
         assert len(proxy.requests) > seen
         assert node0.get_version(bucket, "seen").size == len(b"written once it was back")
         assert health.down_until is None  # the probe succeeded: up again
+        # And what it missed while down is handed over to it now.
+        assert cluster.healer.hand_over_hints(100) >= 1
+        assert node0.get_version(bucket, "missed").size == len(b"written while node 0 was failing")
 
 
 # Through a real gateway, every node behind a proxy.
