@@ -429,7 +429,7 @@ class _FailoverStream:
             url, stream = self.current
             try:
                 data = stream.read(size)
-            except (errors.Unavailable, errors.NotFound) as exc:
+            except errors.Unavailable as exc:
                 where = f"{self.version.bucket}/{self.version.key} from {url} at byte {self.offset}"
                 log.warning("reading %s failed (%s); going on from another holder", where, exc)
                 stream.close()
