@@ -240,6 +240,7 @@ def test_through_the_gateway_a_slow_node_hangs_nothing(proxied: tuple[Cluster, l
             assert s3.get_object(Bucket="slow", Key=key)["Body"].read() == data
             assert [item["Key"] for item in s3.list_objects_v2(Bucket="slow")["Contents"]] == ["k0", "k1"][: turn + 1]
     assert proxies[0].hits
+    assert f"node {proxies[0].url} marked down" in cluster.gateway.log()
 
 
 def test_through_the_gateway_a_reset_mid_stream_is_all_the_bytes_or_an_error(proxied: tuple[Cluster, list[FaultProxy]], client_for, raw_s3):
