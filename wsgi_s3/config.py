@@ -136,6 +136,10 @@ class Settings:
         "are then plain bucket names).", choices=("open", "token", "off"),
     )
     status_token: str = _setting("", "metrics", "The bearer token of health_access / status_access = token.", secret=True)
+    node_down_interval: int = _setting(
+        10, "cluster", "Seconds a node that could not be reached, timed out or broke a stream off is left alone (requests skip "
+        "it at once) before it is tried again; 0: never.", ("gateway",), seconds=True, minimum=0,
+    )
 
     @property
     def credentials_path(self) -> str:

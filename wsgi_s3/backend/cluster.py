@@ -255,16 +255,13 @@ class ClusterBackend:
         return self._held(found, owners)
 
     def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream:
-        """From the first holder of exactly this version that can send it; once bytes flow, a node
-        that fails makes the stream raise (never other bytes)."""
+        """From the first holder of exactly this version that can send it, nodes marked down last; a
+        holder that fails mid-stream is replaced by the next one (see _FailoverStream). Raises here
+        if none can start, so that the client gets an error status rather than a cut body."""
         holders = version.holders if isinstance(version, ClusterVersion) else tuple(self._owners(version.bucket, version.key))
-        failures: list[errors.StorageError] = []
-        for url in holders:
-            try:
-                return self.clients[url].read(version, start, length)
-            except (errors.Unavailable, errors.NotFound) as exc:
-                failures.append(exc)
-        raise Outcome(errors=dict(zip(holders, failures))).failure()
+        stream = _FailoverStream(self.clients, sorted(holders, key=lambda url: self.clients[url].health.down), version, start, length)
+        stream.switch()
+        return stream
 
     def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
         self.get_bucket(bucket)
@@ -417,6 +414,55 @@ class ClusterBackend:
     def ready(self) -> None:
         """Enough nodes answer that they are ready for a write to reach its quorum."""
         self._acked(self._on(self.nodes, lambda node: node.ready(), self.write_quorum), self.write_quorum)
+
+
+class _FailoverStream:
+    """A range of a version's bytes read from its holders in turn: when one fails (before or after
+    bytes flowed), the rest of the range comes from the next, which holds the same bytes (the same
+    version id and stamp; a node that holds another version under that id answers NotFound). Only
+    when every holder failed does read() raise: the reader gets all the right bytes or an error."""
+
+    def __init__(self, clients: Mapping[str, NodeClient], holders: list[str], version: ObjectVersion, start: int, length: int) -> None:
+        self.clients = clients
+        self.untried = holders
+        self.version = version
+        self.offset = start
+        self.remaining = length
+        self.current: tuple[str, ByteStream] | None = None
+        self.failures: dict[str, errors.StorageError] = {}
+
+    def switch(self) -> None:
+        """Go on from the next holder that can send the rest of the range."""
+        while self.untried:
+            url = self.untried.pop(0)
+            try:
+                self.current = url, self.clients[url].read(self.version, self.offset, self.remaining)
+                return
+            except (errors.Unavailable, errors.NotFound) as exc:
+                self.failures[url] = exc
+        raise Outcome(errors=self.failures).failure()
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            assert self.current is not None  # set by switch(), which open_object calls first
+            url, stream = self.current
+            try:
+                data = stream.read(size)
+            except errors.Unavailable as exc:
+                where = f"{self.version.bucket}/{self.version.key} from {url} at byte {self.offset}"
+                log.warning("reading %s failed (%s); going on from another holder", where, exc)
+                stream.close()
+                self.current = None
+                self.failures[url] = exc
+                self.switch()
+                continue
+            self.offset += len(data)
+            self.remaining -= len(data)
+            return data
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current[1].close()
 
 
 def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
