@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from wsgi_s3.model.types import BodySource, BucketInfo, ByteStream, ListPage, ObjectMeta, ObjectVersion, Part, Upload
+from wsgi_s3.model.types import BodySource, BucketInfo, ByteStream, ListPage, ObjectMeta, ObjectVersion, Part, Upload, VersionPage
 from wsgi_s3.model.versions import VersionStamp
 
 
@@ -65,3 +65,11 @@ class Backend(Protocol):
 
     def abort_upload(self, upload: Upload) -> None: ...
     def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]: ...
+
+    # version listing
+    def list_versions(
+        self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_id_marker: str | None, max_keys: int
+    ) -> VersionPage:
+        """ListObjectVersions: every version and delete marker after the markers, in key order and
+        each key's newest first (model/versions.py order); see backend/listing.py."""
+        ...

@@ -47,6 +47,7 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "AbortMultipartUpload": multipart.abort_multipart_upload,
     "ListParts": multipart.list_parts,
     "ListMultipartUploads": multipart.list_multipart_uploads,
+    "ListObjectVersions": listing.list_object_versions,
 }
 
 

@@ -68,6 +68,8 @@ def create_app(store: Store, token: str) -> falcon.App:
         protocol.PARTS: resources.Parts,
         protocol.PART: resources.Part,
         protocol.COMPLETE: resources.Complete,
+        protocol.VERSION_ENTRIES: resources.VersionEntries,
+        protocol.VERSION_RECORDS: resources.VersionRecords,
     }
     for template, resource in routes.items():
         app.add_route(template, resource(store))

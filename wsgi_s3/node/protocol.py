@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload, VersionEntry
 
 PREFIX = "/v1"
 AUTH_HEADER = "Authorization"
@@ -36,6 +36,8 @@ UPLOAD = PREFIX + "/uploads/{upload_id}"  # GET, DELETE (abort)
 PARTS = PREFIX + "/uploads/{upload_id}/parts"  # GET list parts
 PART = PREFIX + "/uploads/{upload_id}/parts/{part_number}"  # PUT a part
 COMPLETE = PREFIX + "/uploads/{upload_id}/complete"  # POST complete
+VERSION_ENTRIES = PREFIX + "/buckets/{bucket}/versions"  # GET every version in history order, tombstones too
+VERSION_RECORDS = PREFIX + "/buckets/{bucket}/versions/records"  # POST the records of some versions of one key
 
 INT64_MAX = 2**63 - 1
 MAX_LIMIT = 100_000  # rows one listing request may ask for
@@ -331,3 +333,51 @@ def records(data: object, decode) -> list:
     if not isinstance(data, list):
         raise BadRequest("expected a list")
     return [decode(item) for item in data]
+
+
+def version_entry_json(entry: VersionEntry) -> dict[str, Any]:
+    return {
+        "key": entry.key,
+        "version_id": entry.version_id,
+        "timestamp_ns": entry.timestamp_ns,
+        "origin": entry.origin,
+        "etag": entry.etag,
+        "size": entry.size,
+        "checksum_algorithms": list(entry.checksum_algorithms),
+        "checksum_type": entry.checksum_type,
+        "delete_marker": entry.delete_marker,
+        "tombstone": entry.tombstone,
+        "is_latest": entry.is_latest,
+    }
+
+
+def version_entry_from(data: object) -> VersionEntry:
+    return VersionEntry(
+        key=field(data, "key", str),
+        version_id=field(data, "version_id", str),
+        timestamp_ns=field(data, "timestamp_ns", int),
+        origin=field(data, "origin", str),
+        etag=field(data, "etag", str),
+        size=field(data, "size", int),
+        checksum_algorithms=tuple(_list(data, "checksum_algorithms", str)),
+        checksum_type=field(data, "checksum_type", str),
+        delete_marker=field(data, "delete_marker", bool),
+        tombstone=field(data, "tombstone", bool),
+        is_latest=field(data, "is_latest", bool),
+    )
+
+
+def position_query(position: tuple[int, str, str] | None) -> dict[str, str]:
+    """A place in a key's history as query parameters (none for "from the key's newest")."""
+    if position is None:
+        return {}
+    timestamp_ns, origin, version_id = position
+    return {"timestamp_ns": str(timestamp_ns), "origin": origin, "version_id": version_id}
+
+
+def position_from(timestamp_ns: str | None, origin: str | None, version_id: str | None) -> tuple[int, str, str] | None:
+    if timestamp_ns is None and origin is None and version_id is None:
+        return None
+    if origin is None or version_id is None:
+        raise BadRequest("a position is timestamp_ns, origin and version_id together")
+    return parse_uint(timestamp_ns, "timestamp_ns"), origin, version_id

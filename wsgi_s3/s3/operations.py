@@ -37,6 +37,7 @@ RULES: tuple[_Rule, ...] = (
     _rule("bucket", "GET", "GetBucketVersioning", "read", query="versioning"),
     _rule("bucket", "GET", "GetBucketAcl", "read", query="acl"),
     _rule("bucket", "GET", "ListMultipartUploads", "read", query="uploads"),
+    _rule("bucket", "GET", "ListObjectVersions", "read", query="versions"),
     _rule("bucket", "GET", "ListObjectsV2", "read", query="list-type"),
     _rule("bucket", "GET", "ListObjects", "read"),
     _rule("bucket", "HEAD", "HeadBucket", "read"),

@@ -85,6 +85,13 @@ MIGRATIONS: list[str] = [
     INSERT INTO bucket_configs (bucket, kind, document) SELECT name, 'versioning', versioning FROM buckets WHERE versioning != '';
     ALTER TABLE buckets DROP COLUMN versioning
     """,
+    """
+    -- ListObjectVersions walks every version in key order, each key's newest first (model/versions.py
+    -- order), from a marker: one range scan of this index, whatever the bucket's size. Tombstones
+    -- are in it (a cluster node sends them, so the gateway can hide what they delete), the flag is
+    -- in the index so the embedded listing skips them without reading their rows.
+    CREATE INDEX versions_history ON versions (bucket, key, timestamp_ns DESC, origin DESC, version_id DESC, tombstone)
+    """,
 ]
 
 

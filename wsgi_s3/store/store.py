@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectVersion, Part, StagedBlob, Upload, VersionEntry
 from wsgi_s3.model.versions import now_ns
 from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
@@ -117,3 +117,16 @@ class Store:
         """Commit `version` made of `parts` (validated by the caller, resolved to blobs again inside
         the commit: see Metadata.complete_upload)."""
         return self.meta.complete_upload(upload_id, version, parts)
+
+    def versions_after(
+        self, bucket: str, after: str, inclusive: bool, position: tuple[int, str, str] | None, before: str | None, limit: int,
+        *, tombstones: bool = False,
+    ) -> list[VersionEntry]:
+        """Every version in key order, each key's newest first, from a cursor (see
+        Metadata.versions_after); tombstones too for a cluster node, whose gateway merges owners."""
+        return self.meta.versions_after(bucket, after, inclusive, position, before, limit, tombstones=tombstones)
+
+    def version_records(self, bucket: str, key: str, version_ids: list[str]) -> list[VersionEntry]:
+        """This store's records of some versions of one key, tombstones included (a gateway checks
+        the versions it merged from several nodes against them)."""
+        return self.meta.version_records(bucket, key, version_ids)
