@@ -5,6 +5,8 @@ DELETE does. A backend only stores what it is told (see backend/base.py).
   or Suspended) it makes the `null` version, which replaces the one there.
 - DELETE with a version id, or in a bucket that never had versioning, removes that version (a
   tombstone below); otherwise it adds a delete marker, a version of its own.
+- Responses name a version by its id, and the null version as "null" only once its bucket has had
+  versioning: a bucket that never did shows no version id at all.
 """
 
 from __future__ import annotations
@@ -35,3 +37,13 @@ def delete(backend: Backend, bucket: BucketInfo, key: str, version_id: str | Non
         return DeleteResult(version_id, bool(removed and removed.delete_marker))
     marker = backend.put_delete_marker(bucket.name, key, new_version(bucket, clock))
     return DeleteResult(marker.version_id, True)
+
+
+def shown_id(backend: Backend, bucket: BucketInfo | str, version_id: str | None) -> str | None:
+    """The version id a response shows (x-amz-version-id and its kin), None for none. The bucket
+    is looked up only for the null version, when the caller has not got it already. rclone, for
+    one, would follow a "null" id in a bucket that never had versioning."""
+    if version_id != NULL_VERSION:
+        return version_id
+    info = bucket if isinstance(bucket, BucketInfo) else backend.get_bucket(bucket)
+    return version_id if info.versioning else None
