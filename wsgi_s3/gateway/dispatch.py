@@ -10,7 +10,7 @@ import falcon
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway.auth import Authenticator
 from wsgi_s3.gateway.context import S3Context
-from wsgi_s3.gateway.handlers import acl, attributes, buckets, listing, multipart, objects, service
+from wsgi_s3.gateway.handlers import acl, attributes, buckets, listing, multipart, objects, service, versioning
 from wsgi_s3.model.versions import HybridClock
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.headers import from_wire
@@ -24,8 +24,8 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "HeadBucket": buckets.head_bucket,
     "DeleteBucket": buckets.delete_bucket,
     "GetBucketLocation": buckets.get_bucket_location,
-    "GetBucketVersioning": buckets.get_bucket_versioning,
-    "PutBucketVersioning": buckets.put_bucket_versioning,
+    "GetBucketVersioning": versioning.get_bucket_versioning,
+    "PutBucketVersioning": versioning.put_bucket_versioning,
     "GetBucketAcl": acl.get_bucket_acl,
     "PutBucketAcl": acl.put_bucket_acl,
     "ListObjects": listing.list_objects,
@@ -48,6 +48,8 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "ListParts": multipart.list_parts,
     "ListMultipartUploads": multipart.list_multipart_uploads,
     "ListObjectVersions": listing.list_object_versions,
+    "RestoreObjectVersion": versioning.restore_object_version,
+    "GetBucketVersionStats": versioning.get_bucket_version_stats,
 }
 
 

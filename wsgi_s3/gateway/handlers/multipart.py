@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import falcon
 
+from wsgi_s3.gateway import versioning
 from wsgi_s3.gateway.body import CopiedBody
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.handlers.listing import encoding_type, max_keys
@@ -138,6 +139,7 @@ def complete_multipart_upload(ctx: S3Context) -> None:
     bucket = ctx.backend.get_bucket(ctx.bucket)
     version = ctx.backend.complete_upload(upload, chosen, meta, ctx.new_version(bucket))
     write_headers(ctx, version, etag=False, bucket=bucket)
+    versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
     location = f"{ctx.req.scheme}://{ctx.headers.get('host', '')}/{ctx.bucket}/{ctx.key}"
     result = [("Location", location), ("Bucket", ctx.bucket), ("Key", ctx.key), ("ETag", f'"{version.etag}"')]
     if found:

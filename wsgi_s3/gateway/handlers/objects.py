@@ -47,6 +47,7 @@ def put_object(ctx: S3Context) -> None:
         if_none_match=bool(if_none_match), if_match=if_match.strip().strip('"') if if_match else None,
     )
     write_headers(ctx, version, bucket=bucket)
+    versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
 
 
 def find_version(ctx: S3Context, bucket: str, key: str, version_id: str | None) -> ObjectVersion:
@@ -216,6 +217,7 @@ def copy_object(ctx: S3Context) -> None:
     version = ctx.backend.put_object(ctx.bucket, ctx.key, body, ctx.new_version(bucket))
     write_headers(ctx, version, etag=False, bucket=bucket)
     copy_source_headers(ctx, source)
+    versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
     result = [("LastModified", iso8601(version.timestamp_ns)), ("ETag", f'"{version.etag}"')]
     result += [("Checksum" + algorithm, digest) for algorithm, digest in version.meta.checksums.items()]
     ctx.xml(render("CopyObjectResult", result))
