@@ -1,13 +1,17 @@
 """ListObjectVersions (`GET /bucket?versions`) against real servers (embedded and a three-node
 cluster's gateway): boto3's paginator over several keys and versions, delimiter, markers, url
-encoding, the aws CLI's `s3api list-object-versions`, and S3's errors over plain HTTP."""
+encoding, the aws CLI's `s3api list-object-versions`, rclone's `--s3-versions`, and S3's errors over
+plain HTTP."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.clients.drivers import Endpoint, Rclone
 
 
 def enable(s3, bucket: str) -> None:
@@ -136,3 +140,16 @@ def test_aws_cli_lists_versions_and_pages_through_them(s3, bucket, run_aws):
     assert [v["VersionId"] for v in one["Versions"]] == a[:1]
     rest = run_aws("s3api", "list-object-versions", "--bucket", bucket, "--prefix", "a", "--starting-token", one["NextToken"]).stdout
     assert [v["VersionId"] for v in json.loads(rest)["Versions"]] == a[1:]
+
+
+def test_rclone_with_s3_versions_sees_and_reads_old_versions(s3, bucket, server, tmp_path):
+    enable(s3, bucket)
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"old words")
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"new words!")
+    rclone = Rclone(Endpoint(server, None), tmp_path / "home")
+    listed = json.loads(rclone.rclone("lsjson", "--s3-versions", f"ws3:{bucket}").stdout)
+    sizes = {entry["Name"]: entry["Size"] for entry in listed}
+    old = [name for name in sizes if name != "doc.txt"]
+    assert len(sizes) == 2 and sizes["doc.txt"] == 10 and len(old) == 1, sizes
+    assert re.fullmatch(r"doc-v\d{4}-\d\d-\d\d-\d{6}-\d{3}\.txt", old[0]) and sizes[old[0]] == 9
+    assert rclone.rclone("cat", "--s3-versions", f"ws3:{bucket}/{old[0]}").stdout == "old words"
