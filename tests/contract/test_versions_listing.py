@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.contract.conftest import _CLOCK, MemoryBody
+from tests.contract.conftest import MemoryBody, stamp
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.model.types import VersionPage
 from wsgi_s3.model.versions import NULL_VERSION, VersionStamp, new_version_id
@@ -31,8 +31,8 @@ class History:
         self.versions: dict[tuple[str, str], Made] = {}
 
     def _stamp(self, versioned: bool) -> VersionStamp:
-        at = _CLOCK.stamp()
-        return VersionStamp(new_version_id(at) if versioned else NULL_VERSION, at, _CLOCK.origin)
+        made = stamp()
+        return VersionStamp(new_version_id(made.timestamp_ns), made.timestamp_ns, made.origin) if versioned else made
 
     def put(self, key: str, data: bytes, versioned: bool = True) -> str:
         stamp = self._stamp(versioned)
@@ -47,7 +47,7 @@ class History:
         return stamp.version_id
 
     def remove(self, key: str, version_id: str) -> None:
-        self.backend.delete_version(self.bucket, key, VersionStamp(version_id, _CLOCK.stamp(), _CLOCK.origin))
+        self.backend.delete_version(self.bucket, key, stamp(version_id))
         self.versions.pop((key, version_id), None)
 
     def model(self, prefix: str = "", delimiter: str = "") -> list[tuple[str, str | None, bool]]:
