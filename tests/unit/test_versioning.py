@@ -91,3 +91,22 @@ def test_the_seeds_policy_is_parsed(body, expected):
 def test_what_is_not_a_policy_is_invalid_argument(body):
     with pytest.raises(s3_errors.InvalidArgument):
         versioning.parse_policy(body)
+
+
+def test_pruning_reads_the_keys_history_not_the_keys_after_it(backend):
+    bucket = BucketInfo("b", 0, "us-east-1", versioning="Enabled")
+    backend.put_bucket_config("b", versioning.POLICY, versioning.VersionPolicy(True, 1000, 0).document())
+    put(backend, bucket, b"one")
+    for index in range(300):  # keys under the prefix "k" that sort after it
+        backend.put_object("b", f"k/{index:03d}", MemoryBody(b"x"), versioning.new_version(bucket, CLOCK))
+    rows: list[int] = []
+    original = backend.store.versions_after
+
+    def counted(*args, **options):
+        found = original(*args, **options)
+        rows.append(len(found))
+        return found
+
+    backend.store.versions_after = counted
+    assert versioning.prune(backend, bucket, "k", CLOCK) == 0
+    assert sum(rows) <= versioning.FIRST_PRUNE_PAGE + 1

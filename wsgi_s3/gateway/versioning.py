@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.model import errors as storage
-from wsgi_s3.model.types import BucketInfo
+from wsgi_s3.model.types import BucketInfo, VersionEntry
 from wsgi_s3.model.versions import NULL_VERSION, HybridClock, VersionStamp, new_version_id
 from wsgi_s3.s3 import errors
 
@@ -60,6 +60,7 @@ DAY_NS = 86_400 * 10**9
 MAX_RETENTION_DAYS = 36_500
 MAX_VERSIONS = 1000  # so that a write reads at most MAX_VERSIONS + PRUNE_BATCH versions to prune
 PRUNE_BATCH = 1000  # versions one write may prune (a policy set on a long history catches up write by write)
+FIRST_PRUNE_PAGE = 16
 
 
 @dataclass(frozen=True)
@@ -108,19 +109,27 @@ def stored_policy(backend: Backend, bucket: str) -> VersionPolicy | None:
 def prune(backend: Backend, bucket: BucketInfo, key: str, clock: HybridClock) -> int:
     """Apply the bucket's version policy to `key` after a write: remove the versions beyond
     `max_versions` (the oldest, never the current one) that are older than `retention_days`.
-    Reads one page of the key's history beyond the limit, so a write's extra work is bounded
-    whatever the history holds; returns how many versions it removed."""
+    The key's history is read newest first in pages that start small and double, and stop at its
+    end, so a write reads about as many rows as the key holds (at most MAX_VERSIONS + PRUNE_BATCH)
+    and few of the keys after it; returns how many versions it removed."""
     if bucket.versioning != "Enabled":
         return 0
     policy = stored_policy(backend, bucket.name)
     if policy is None or policy.max_versions is None:
         return 0
-    # The key's versions come first under the prefix `key` (every other key there is longer).
-    page = backend.list_versions(bucket.name, key, "", "", None, policy.max_versions + PRUNE_BATCH)
-    history = [version for version in page.versions if version.key == key]
+    history: list[VersionEntry] = []
+    key_marker, version_marker, size = "", None, FIRST_PRUNE_PAGE
+    while len(history) < policy.max_versions + PRUNE_BATCH:
+        # The key's versions come first under the prefix `key` (every other key there is longer).
+        page = backend.list_versions(bucket.name, key, "", key_marker, version_marker, size)
+        mine = [version for version in page.versions if version.key == key]
+        history += mine
+        if len(mine) < len(page.versions) or not page.is_truncated:
+            break
+        key_marker, version_marker, size = key, mine[-1].version_id, min(2 * size, PRUNE_BATCH)
     cutoff = clock.stamp() - policy.retention_days * DAY_NS
     removed = 0
-    for version in history[policy.max_versions:]:
+    for version in history[policy.max_versions : policy.max_versions + PRUNE_BATCH]:
         if version.timestamp_ns < cutoff:
             try:
                 backend.delete_version(bucket.name, key, VersionStamp(version.version_id, clock.stamp(), clock.origin))
