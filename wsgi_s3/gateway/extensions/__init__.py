@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from wsgi_s3.gateway.extensions import presign
+from wsgi_s3.gateway.extensions import batch, presign
 from wsgi_s3.gateway.extensions.api import Endpoint
 from wsgi_s3.s3.operations import Operation
 
 # Path -> endpoint. The permission of each operation is checked per object, not here.
 ENDPOINTS: dict[str, Endpoint] = {
     "/presign": Endpoint(Operation("Presign", "read"), presign.presign),
+    "/batch": Endpoint(Operation("Batch", "write"), batch.batch),
 }
