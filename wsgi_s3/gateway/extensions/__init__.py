@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wsgi_s3.gateway.extensions import batch, presign
+from wsgi_s3.gateway.extensions import batch, presign, uploads
 from wsgi_s3.gateway.extensions.api import Endpoint
 from wsgi_s3.s3.operations import Operation
 
@@ -10,4 +10,8 @@ from wsgi_s3.s3.operations import Operation
 ENDPOINTS: dict[str, Endpoint] = {
     "/presign": Endpoint(Operation("Presign", "read"), presign.presign),
     "/batch": Endpoint(Operation("Batch", "write"), batch.batch),
+    "/concurrent-upload/initiate": Endpoint(Operation("ConcurrentUploadInitiate", "write"), uploads.initiate),
+    "/concurrent-upload/progress": Endpoint(Operation("ConcurrentUploadProgress", "read"), uploads.progress),
+    "/concurrent-upload/complete": Endpoint(Operation("ConcurrentUploadComplete", "write"), uploads.complete),
+    "/concurrent-upload/abort": Endpoint(Operation("ConcurrentUploadAbort", "delete"), uploads.abort),
 }
