@@ -56,7 +56,7 @@ def read_json(ctx: S3Context) -> dict[str, Any]:
 def answer(ctx: S3Context, document: dict[str, Any], status: int = 200) -> None:
     ctx.resp.status = status
     ctx.resp.content_type = "application/json"
-    ctx.resp.data = json.dumps(document).encode()
+    ctx.resp.data = json.dumps(document).encode() + b"\n"  # a shell prompt after `curl` starts on a line of its own
 
 
 def text(document: Mapping[str, Any], name: str, default: str | None = None) -> str:
