@@ -13,12 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import urllib3
-from botocore.auth import S3SigV4Auth
+from botocore.auth import HmacV1Auth, S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
 from tests.functional import signed_http
+from tests.functional.test_auth_schemes import hmac_headers
 from tests.functional.test_credentials import credentials_cli, eventually, issued, unique
 
 HTTP = urllib3.PoolManager(retries=False, timeout=60)
@@ -163,3 +164,24 @@ def test_a_bucket_called_presign_stays_a_bucket(server, s3):
 
 def _status_data(response: urllib3.BaseHTTPResponse) -> tuple[int, bytes]:
     return response.status, response.data
+
+
+def test_every_authentication_scheme_presigns_with_its_credential(server, s3, bucket):
+    """SigV2, the seed's HMAC scheme and a bearer token lead to the same credential, whose key signs the URL."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"by any scheme")
+    output = credentials_cli(server, "create", unique("schemes"), "read", "--token").stdout
+    access_key, secret_key = issued(output)
+    token = output.split("Bearer Token: ", 1)[1].split()[0]
+    body = json.dumps({"bucket": bucket, "key": "k", "operation": "GET"}).encode()
+    v2 = AWSRequest(method="POST", url=server.endpoint + "/presign", data=body, headers={"Content-Type": "application/json"})
+    HmacV1Auth(Credentials(access_key, secret_key)).add_auth(v2)
+    schemes = {
+        "SigV2": lambda: dict(v2.headers.items()),
+        "S3-HMAC-SHA256": lambda: {**hmac_headers(access_key, secret_key, "POST", "/presign"), "Content-Type": "application/json"},
+        "Bearer": lambda: {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    }
+    for scheme, headers in schemes.items():
+        assert eventually(lambda: HTTP.request("POST", server.endpoint + "/presign", body=body, headers=headers()).status == 200), scheme
+        url = json.loads(HTTP.request("POST", server.endpoint + "/presign", body=body, headers=headers()).data)["url"]
+        assert f"X-Amz-Credential={access_key}%2F" in url
+        assert HTTP.request("GET", url).data == b"by any scheme"
