@@ -136,6 +136,16 @@ class Settings:
         "are then plain bucket names).", choices=("open", "token", "off"),
     )
     status_token: str = _setting("", "metrics", "The bearer token of health_access / status_access = token.", secret=True)
+    max_body_mb: int = _setting(
+        5120, "limits", "Largest request body in MiB (one PutObject or one part; the spec's -max_body_mb): a larger one is "
+        "refused with EntityTooLarge before its body is read. 5120 is S3's own limit (5 GiB); more changes nothing.",
+        _S3, minimum=1,
+    )
+    max_inflight: int = _setting(
+        1000, "limits", "Requests each worker process serves at once (the service: workers x this; the spec's -max_inflight). "
+        "Past it a request is answered 503 SlowDown at once, not queued. Keep it at most worker_connections: a connection "
+        "past those waits in the kernel's accept queue.", _S3, minimum=1,
+    )
 
     @property
     def credentials_path(self) -> str:
