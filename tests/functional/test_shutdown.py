@@ -64,6 +64,7 @@ def test_an_upload_in_flight_at_sigterm_completes_and_survives_the_restart(targe
     conn.close()
     assert target.process.wait(timeout=GRACEFUL_TIMEOUT + 10) == 0
     assert "graceful timeout" not in target.log()
+    assert '"level": "error"' not in target.log()
     target.start()  # the same data directory and port
     got = make_client(target.endpoint).get_object(Bucket=bucket, Key="inflight")
     assert got["ETag"] == etag == f'"{hashlib.md5(body).hexdigest()}"'
@@ -91,3 +92,4 @@ def test_idle_keep_alive_connections_do_not_hold_shutdown(start_server):
         assert conn.sock.recv(1) == b""  # the server closed it
         conn.close()
     assert "graceful timeout" not in server.log()
+    assert '"level": "error"' not in server.log()  # closing them is routine, not a socket error
