@@ -136,6 +136,10 @@ class Settings:
         "are then plain bucket names).", choices=("open", "token", "off"),
     )
     status_token: str = _setting("", "metrics", "The bearer token of health_access / status_access = token.", secret=True)
+    node_down_interval: int = _setting(
+        10, "cluster", "Seconds a node that could not be reached, timed out or broke a stream off is left alone (requests skip "
+        "it at once) before it is tried again; 0: never.", ("gateway",), seconds=True, minimum=0,
+    )
     max_body_mb: int = _setting(
         5120, "limits", "Largest request body in MiB (one PutObject or one part; the spec's -max_body_mb): a larger one is "
         "refused with EntityTooLarge before its body is read. 5120 is S3's own limit (5 GiB); more changes nothing.",

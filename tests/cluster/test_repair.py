@@ -170,3 +170,50 @@ def test_bucket_records_follow_the_majority_of_nodes(cluster: ClusterBackend, se
     cluster.healer.repair_buckets()
     assert "deleted-while-away" not in {bucket.name for bucket in away.list_buckets()}
     assert "made-while-away" in {bucket.name for bucket in away.list_buckets()}
+
+
+def test_a_bucket_being_deleted_refuses_new_objects_until_reopened(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    for server in servers:
+        node(cluster, server).close_bucket(bucket, 30)
+    with pytest.raises(errors.Busy):
+        put(cluster, bucket, "k", b"refused: the bucket is closing")
+    for server in servers:
+        assert not _holds(node(cluster, server), bucket, "k")
+    for server in servers:
+        node(cluster, server).reopen_bucket(bucket)
+    put(cluster, bucket, "k", b"accepted again")
+    assert read(cluster, cluster.head_object(bucket, "k")) == b"accepted again"
+
+
+def test_a_failed_delete_bucket_reopens_it(cluster: ClusterBackend, bucket: str):
+    put(cluster, bucket, "k", b"not empty")
+    with pytest.raises(errors.NotEmpty):
+        cluster.delete_bucket(bucket)
+    put(cluster, bucket, "k2", b"the bucket takes writes again")
+    cluster.delete_version(bucket, "k", stamp())
+    cluster.delete_version(bucket, "k2", stamp())
+    cluster.delete_bucket(bucket)
+    assert all(bucket not in {info.name for info in client.list_buckets()} for client in cluster.clients.values())
+
+
+def test_with_more_nodes_than_replicas_a_missed_write_waits_on_a_stand_in(tmp_path_factory: pytest.TempPathFactory):
+    four = start_nodes(tmp_path_factory.mktemp("four"), count=4)
+    try:
+        with cluster_of(four) as cluster:
+            bucket = cluster.create_bucket("stand-in", REGION, OWNER).name
+            owners = cluster.healer.owners(bucket, "k")
+            (stand_in,) = [server for server in four if server.endpoint not in owners]
+            missing = next(server for server in four if server.endpoint == owners[0])
+            missing.kill()
+            put(cluster, bucket, "k", b"kept on a stand-in")
+            helper = node(cluster, stand_in)
+            wait_until(lambda: helper.hints(10) != [])
+            assert helper.hints(10)[0][:3] == (missing.endpoint, bucket, "k")
+            assert held_bytes(helper, bucket, "k") == b"kept on a stand-in"
+            missing.start()
+            assert cluster.healer.hand_over_hints(100) == 1
+            assert held_bytes(node(cluster, missing), bucket, "k") == b"kept on a stand-in"
+            assert helper.hints(10) == [] and helper.key_history(bucket, "k", 10) == []  # handed back and forgotten
+    finally:
+        for server in four:
+            server.stop()

@@ -26,6 +26,7 @@ BUCKETS = PREFIX + "/buckets"  # GET list
 BUCKET = PREFIX + "/buckets/{bucket}"  # PUT create, GET, DELETE (?purge=1: with what it holds)
 BUCKET_CONFIG = PREFIX + "/buckets/{bucket}/config/{kind}"  # GET, PUT a configuration document
 BUCKET_CONFIGS = PREFIX + "/buckets/{bucket}/config"  # GET every configuration document, by kind
+BUCKET_CLOSING = PREFIX + "/buckets/{bucket}/closing"  # PUT refuse new objects for a while, DELETE reopen
 BUCKET_UPLOADS = PREFIX + "/buckets/{bucket}/uploads"  # GET list uploads
 ENTRIES = PREFIX + "/buckets/{bucket}/entries"  # GET sorted listing entries
 BLOBS = PREFIX + "/blobs"  # POST stage (the body is the blob)
@@ -39,7 +40,7 @@ PARTS = PREFIX + "/uploads/{upload_id}/parts"  # GET list parts
 PART = PREFIX + "/uploads/{upload_id}/parts/{part_number}"  # PUT a part
 COMPLETE = PREFIX + "/uploads/{upload_id}/complete"  # POST complete
 # what repair needs (cluster/repair.py)
-HISTORY = PREFIX + "/history/{bucket}/{key}"  # GET a key's records, tombstones included, newest first
+HISTORY = PREFIX + "/history/{bucket}/{key}"  # GET a key's records, tombstones included, newest first; DELETE forget them
 RING_DIGEST = PREFIX + "/ring/digest"  # GET count and digest sum of a stretch of the ring
 RING_HOLDINGS = PREFIX + "/ring/holdings"  # GET the identities of a stretch's records
 HINTS = PREFIX + "/hints"  # POST add hints, GET the oldest

@@ -73,6 +73,21 @@ class BucketConfig(StoreResource):
         resp.status = falcon.HTTP_204
 
 
+class BucketClosing(StoreResource):
+    """A bucket being deleted refuses new objects (see Metadata.close_bucket)."""
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        seconds = protocol.field(read_json(req), "seconds", int)
+        if not 1 <= seconds <= 3600:
+            raise protocol.BadRequest("seconds must be between 1 and 3600")
+        self.store.close_bucket(bucket, seconds)
+        resp.status = falcon.HTTP_204
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        self.store.reopen_bucket(bucket)
+        resp.status = falcon.HTTP_204
+
+
 class BucketConfigs(StoreResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
         answer(resp, self.store.bucket_configs(bucket))
@@ -232,6 +247,11 @@ class History(StoreResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
         limit = protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT)
         answer(resp, [protocol.version_json(version) for version in self.store.key_history(bucket, key, limit)])
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        """Forget the key's records without tombstones: only for a stand-in's copy (see Store.purge_key)."""
+        self.store.purge_key(bucket, key)
+        resp.status = falcon.HTTP_204
 
 
 def _stretch(req: falcon.Request) -> tuple[int, int, int]:

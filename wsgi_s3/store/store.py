@@ -52,6 +52,12 @@ class Store:
     def bucket_configs(self, bucket: str) -> dict[str, str]:
         return self.meta.bucket_configs(bucket)
 
+    def close_bucket(self, name: str, seconds: int) -> None:
+        self.meta.close_bucket(name, now_ns() + seconds * 10**9)
+
+    def reopen_bucket(self, name: str) -> None:
+        self.meta.reopen_bucket(name)
+
     # objects
 
     def stage(self, source: Readable) -> StagedBlob:
@@ -129,6 +135,9 @@ class Store:
 
     def key_history(self, bucket: str, key: str, limit: int) -> list[ObjectVersion]:
         return self.meta.key_history(bucket, key, limit)
+
+    def purge_key(self, bucket: str, key: str) -> None:
+        self.meta.purge_key(bucket, key)
 
     def ring_digest(self, first: int, last: int, since_ns: int) -> tuple[int, int]:
         return self.meta.ring_digest(first, last, since_ns)
