@@ -139,9 +139,11 @@ def test_the_seeds_flags_as_its_tables_write_them(tmp_path):
     assert (settings.repair_interval, settings.repair_batch, settings.workers, settings.backend_auth_token) == (300, 50, 3, "tok")
     node = _parse("-mode=node", "-listen=:9001", "-data=./n1", "-auth_token=tok", "-mp_ttl=24h", "-mp_sweep_interval=10m")
     assert (node.mode, node.auth_token, node.mp_ttl, node.mp_sweep_interval) == ("node", "tok", 86400, 600)
+    limits = _parse("-mode=serve", "-max_body_mb=10", "-max_inflight=5")
+    assert (limits.max_body_mb, limits.max_inflight) == (10, 5)
 
 
-@pytest.mark.parametrize("flag", ["-storage_policy=ec", "-ec_data=4", "-ec_parity=2", "-tmp_dir=/tmp", "-max_body_mb=10", "-max_inflight=5"])
+@pytest.mark.parametrize("flag", ["-storage_policy=ec", "-ec_data=4", "-ec_parity=2", "-tmp_dir=/tmp"])
 def test_the_seeds_flags_not_supported_are_refused(flag, capsys):
     """README, Configuration, says why each is missing; a flag that did nothing would mislead."""
     with pytest.raises(SystemExit) as exc:

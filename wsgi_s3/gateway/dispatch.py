@@ -10,6 +10,7 @@ import falcon
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway.admission import admit
 from wsgi_s3.gateway.auth import Authenticator
+from wsgi_s3.gateway.body import MAX_PUT_SIZE
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.extensions import ENDPOINTS
 from wsgi_s3.gateway.extensions.api import find
@@ -96,7 +97,8 @@ def split_target(host: str, raw_path: str, domain: str) -> tuple[str, str, bool]
 class S3Dispatcher:
     """Falcon sink for every S3 request."""
 
-    def __init__(self, backend: Backend, authenticator: Authenticator, *, domain: str, region: str) -> None:
+    def __init__(self, backend: Backend, authenticator: Authenticator, *, domain: str, region: str, max_body: int = MAX_PUT_SIZE) -> None:
+        self.max_body = max_body  # bytes: one PutObject or one part (max_body_mb)
         self.backend = backend
         self.authenticator = authenticator
         self.domain = domain
@@ -127,5 +129,5 @@ class S3Dispatcher:
         admit(self.backend, self.authenticator, principal, operation, query, bucket, key)
         if operation.name in acl.OPERATIONS_WITH_ACL:
             acl.check_acl_headers(headers)
-        ctx = S3Context(req, resp, self.backend, operation, principal, bucket, key, query, headers, self.region, self.clock)
+        ctx = S3Context(req, resp, self.backend, operation, principal, bucket, key, query, headers, self.region, self.clock, self.max_body)
         HANDLERS[operation.name](ctx)

@@ -268,3 +268,7 @@ def metrics_port_app(collectors: Callable[[], list[object]], about: dict[str, ob
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
     return app
+
+
+# The spec's rate-limit counter; `reason` says which limit refused (max_inflight: a worker's cap on requests at once).
+RATE_LIMIT_REJECTED = Counter("s3_rate_limit_rejected", "Requests refused with 503 SlowDown by a limit", ["reason"])
