@@ -23,9 +23,10 @@ import pytest
 from botocore.exceptions import ClientError, IncompleteReadError, ResponseStreamingError
 
 from tests.cluster.fault_proxy import Fault, FaultProxy
-from tests.cluster.test_replication import files, put
+from tests.cluster.conftest import put
+from tests.cluster.test_replication import files
 from tests.conftest import Cluster, Server, make_cluster
-from tests.contract.conftest import OWNER, REGION, start_nodes
+from tests.contract.conftest import OWNER, REGION
 from tests.node.conftest import TOKEN
 from wsgi_s3.backend.cluster import ClusterBackend
 from wsgi_s3.cluster.node_client import NodeClient
@@ -56,14 +57,6 @@ def deadline(seconds: int) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
-    started = start_nodes(tmp_path_factory.mktemp("faults"))
-    yield started
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture

@@ -7,43 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Iterator
 
 import gevent
 import pytest
 
+from tests.cluster.conftest import put
 from tests.conftest import Server
-from tests.contract.conftest import OWNER, REGION, MemoryBody, cluster_of, read, start_nodes, stamp
+from tests.contract.conftest import OWNER, REGION, cluster_of, read, start_nodes, stamp
 from wsgi_s3.backend.cluster import ClusterBackend
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.model import errors
 from wsgi_s3.model.versions import new_version_id
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
-    started = start_nodes(tmp_path_factory.mktemp("repair"))
-    yield started
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def cluster(servers: list[Server]) -> Iterator[ClusterBackend]:
-    with cluster_of(servers) as made:
-        yield made
-    for server in servers:  # the next test starts with every node up
-        if server.process.poll() is not None:
-            server.start()
-
-
-@pytest.fixture
-def bucket(cluster: ClusterBackend, request: pytest.FixtureRequest) -> str:
-    return cluster.create_bucket(request.node.name.replace("_", "-")[:50], REGION, OWNER).name
-
-
-def put(cluster: ClusterBackend, bucket: str, key: str, data: bytes, version_id: str = "null") -> str:
-    return cluster.put_object(bucket, key, MemoryBody(data, chunk=64 * 1024), stamp(version_id)).version_id
 
 
 def node(cluster: ClusterBackend, server: Server) -> NodeClient:

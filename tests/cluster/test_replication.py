@@ -9,48 +9,22 @@ import hashlib
 import os
 import time
 import tracemalloc
-from collections.abc import Iterator
 
 import pytest
 
+from tests.cluster.conftest import put
 from tests.conftest import Server
 from tests.functional.test_memory import MIB, blocks
-from tests.contract.conftest import OWNER, REGION, DigestMismatch, MemoryBody, cluster_of, read, start_nodes, stamp
+from tests.contract.conftest import OWNER, REGION, DigestMismatch, MemoryBody, cluster_of, read, stamp
 from wsgi_s3.backend.cluster import ClusterBackend
 from wsgi_s3.cluster.replicated import ClusterVersion
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import ObjectMeta
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
-    started = start_nodes(tmp_path_factory.mktemp("cluster"))
-    yield started
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def cluster(servers: list[Server]) -> Iterator[ClusterBackend]:
-    with cluster_of(servers) as made:
-        yield made
-    for server in servers:  # the next test starts with every node up
-        if server.process.poll() is not None:
-            server.start()
-
-
 @pytest.fixture
 def by_url(servers: list[Server]) -> dict[str, Server]:
     return {server.endpoint: server for server in servers}
-
-
-@pytest.fixture
-def bucket(cluster: ClusterBackend, request: pytest.FixtureRequest) -> str:
-    return cluster.create_bucket(request.node.name.replace("_", "-")[:50], REGION, OWNER).name
-
-
-def put(cluster: ClusterBackend, bucket: str, key: str, data: bytes) -> None:
-    cluster.put_object(bucket, key, MemoryBody(data, chunk=64 * 1024), stamp())
 
 
 def test_a_write_with_one_node_down_succeeds_and_is_readable(cluster: ClusterBackend, servers: list[Server], bucket: str):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.conftest import Server
-from tests.contract.conftest import OWNER, REGION, cluster_of, start_nodes
+from tests.contract.conftest import OWNER, REGION, cluster_of
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.backend.cluster import ClusterBackend
 from wsgi_s3.backend.local import LocalBackend
@@ -20,14 +20,6 @@ from wsgi_s3.model.versions import NULL_VERSION, VersionStamp, new_version_id, s
 from wsgi_s3.store.store import Store
 
 BUCKET = "diverged"
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
-    started = start_nodes(tmp_path_factory.mktemp("cluster"))
-    yield started
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture
