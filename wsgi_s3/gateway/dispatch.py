@@ -10,7 +10,7 @@ import falcon
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway.auth import Authenticator
 from wsgi_s3.gateway.context import S3Context
-from wsgi_s3.gateway.handlers import acl, attributes, buckets, listing, multipart, objects, service
+from wsgi_s3.gateway.handlers import acl, attributes, buckets, lifecycle, listing, multipart, objects, service
 from wsgi_s3.model.versions import HybridClock
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.headers import from_wire
@@ -47,6 +47,9 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "AbortMultipartUpload": multipart.abort_multipart_upload,
     "ListParts": multipart.list_parts,
     "ListMultipartUploads": multipart.list_multipart_uploads,
+    "PutBucketLifecycleConfiguration": lifecycle.put_bucket_lifecycle_configuration,
+    "GetBucketLifecycleConfiguration": lifecycle.get_bucket_lifecycle_configuration,
+    "DeleteBucketLifecycle": lifecycle.delete_bucket_lifecycle,
 }
 
 

@@ -108,3 +108,4 @@ InternalError = _error("InternalError", 500, "We encountered an internal error. 
 NotImplemented_ = _error("NotImplemented", 501, "A header you provided implies functionality that is not implemented.")
 ServiceUnavailable = _error("ServiceUnavailable", 503, "Please reduce your request rate.")
 SlowDown = _error("SlowDown", 503, "Please reduce your request rate.")
+NoSuchLifecycleConfiguration = _error("NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist")

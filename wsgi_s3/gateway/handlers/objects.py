@@ -10,6 +10,7 @@ from wsgi_s3.gateway.body import CopiedBody
 from wsgi_s3.gateway import versioning
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.errors import to_s3_error
+from wsgi_s3.gateway.handlers.lifecycle import set_expiration_header
 from wsgi_s3.model import errors as storage
 from wsgi_s3.model.types import ObjectVersion
 from wsgi_s3.model.versions import NULL_VERSION
@@ -47,6 +48,7 @@ def put_object(ctx: S3Context) -> None:
         if_none_match=bool(if_none_match), if_match=if_match.strip().strip('"') if if_match else None,
     )
     write_headers(ctx, version)
+    set_expiration_header(ctx, version)
 
 
 def find_version(ctx: S3Context, bucket: str, key: str, version_id: str | None) -> ObjectVersion:
@@ -73,6 +75,7 @@ def _object_headers(ctx: S3Context, version: ObjectVersion) -> None:
         ctx.resp.set_header("x-amz-meta-" + name, to_wire(value))
     if version.meta.part_sizes:
         ctx.resp.set_header("x-amz-mp-parts-count", str(len(version.meta.part_sizes)))
+    set_expiration_header(ctx, version)
 
 
 def _part_span(version: ObjectVersion, part_number: str) -> tuple[int, int]:
@@ -141,8 +144,7 @@ def delete_object(ctx: S3Context) -> None:
 
 
 def delete_objects(ctx: S3Context) -> None:
-    if "content-md5" not in ctx.headers and not any(checksums.header_name(a) in ctx.headers for a in checksums.ALGORITHMS):
-        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
+    checksums.require_integrity_header(ctx.headers)
     targets, quiet = parse_delete(ctx.document())
     bucket = ctx.backend.get_bucket(ctx.bucket)
     results: list[tuple[str, list]] = []
