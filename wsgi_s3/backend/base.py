@@ -65,3 +65,10 @@ class Backend(Protocol):
 
     def abort_upload(self, upload: Upload) -> None: ...
     def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]: ...
+
+    # leases of background work
+    def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
+        """Take or renew the lease `name` for `holder` for `ttl_ns` (granted when it is free, expired
+        or already `holder`'s), storing `state` with it when given; a ttl of 0 gives it back.
+        Returns the state its holders left ("" before any) when granted, None when another holds it."""
+        ...

@@ -111,3 +111,9 @@ class LocalBackend:
 
     def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]:
         return self.store.list_uploads(bucket, key_marker, upload_id_marker, limit)
+
+    # leases of background work
+
+    def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
+        lease = self.store.claim_lease(name, holder, ttl_ns, state)
+        return None if lease is None else lease.state

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 import urllib3
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Lease, ListEntry, ObjectVersion, Part, StagedBlob, Upload
 from wsgi_s3.node import protocol
 
 BLOCK = 256 * 1024  # bytes per send of a streamed body
@@ -214,3 +214,9 @@ class NodeClient:
     def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> ObjectVersion:
         document = {"version": protocol.version_json(version), "parts": [protocol.part_json(part) for part in parts]}
         return protocol.version_from(self._json("POST", protocol.path(protocol.COMPLETE, upload_id=upload_id), document=document))
+
+    # leases of background work
+
+    def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
+        doc = self._json("POST", protocol.path(protocol.LEASE, name=name), document=protocol.claim_json(holder, ttl_ns, state))
+        return protocol.lease_from(doc)

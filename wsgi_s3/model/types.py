@@ -122,3 +122,12 @@ class ByteStream(Protocol):
     def read(self, size: int = -1) -> bytes: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a node answers to a lease claim it granted: the state its holders left, stamped by the
+    node's clock when written (0 and "" before any)."""
+
+    state: str
+    state_ns: int

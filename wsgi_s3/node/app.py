@@ -68,6 +68,7 @@ def create_app(store: Store, token: str) -> falcon.App:
         protocol.PARTS: resources.Parts,
         protocol.PART: resources.Part,
         protocol.COMPLETE: resources.Complete,
+        protocol.LEASE: resources.LeaseClaim,
     }
     for template, resource in routes.items():
         app.add_route(template, resource(store))

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Lease, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
 
 PREFIX = "/v1"
 AUTH_HEADER = "Authorization"
@@ -36,6 +36,7 @@ UPLOAD = PREFIX + "/uploads/{upload_id}"  # GET, DELETE (abort)
 PARTS = PREFIX + "/uploads/{upload_id}/parts"  # GET list parts
 PART = PREFIX + "/uploads/{upload_id}/parts/{part_number}"  # PUT a part
 COMPLETE = PREFIX + "/uploads/{upload_id}/complete"  # POST complete
+LEASE = PREFIX + "/leases/{name}"  # POST claim a lease of background work
 
 INT64_MAX = 2**63 - 1
 MAX_LIMIT = 100_000  # rows one listing request may ask for
@@ -331,3 +332,25 @@ def records(data: object, decode) -> list:
     if not isinstance(data, list):
         raise BadRequest("expected a list")
     return [decode(item) for item in data]
+
+
+def claim_json(holder: str, ttl_ns: int, state: str | None) -> dict[str, Any]:
+    return {"holder": holder, "ttl_ns": ttl_ns, "state": state}
+
+
+def claim_from(data: object) -> tuple[str, int, str | None]:
+    """(holder, ttl_ns, state) of a lease claim; state null keeps the stored one."""
+    state = None if isinstance(data, dict) and data.get("state") is None else field(data, "state", str)
+    return field(data, "holder", str), field(data, "ttl_ns", int), state
+
+
+def lease_json(lease: Lease | None) -> dict[str, Any]:
+    if lease is None:
+        return {"granted": False}
+    return {"granted": True, "state": lease.state, "state_ns": lease.state_ns}
+
+
+def lease_from(data: object) -> Lease | None:
+    if not field(data, "granted", bool):
+        return None
+    return Lease(field(data, "state", str), field(data, "state_ns", int))

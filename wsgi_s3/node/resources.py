@@ -217,3 +217,11 @@ class Complete(StoreResource):
         version = protocol.version_from(protocol.field(doc, "version", dict))
         parts = protocol.records(protocol.field(doc, "parts", list), protocol.part_from)
         answer(resp, protocol.version_json(self.store.complete_upload(upload_id, version, parts)))
+
+
+class LeaseClaim(StoreResource):
+    """Take, renew or give back a lease of background work, judged by this node's clock."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        holder, ttl_ns, state = protocol.claim_from(read_json(req))
+        answer(resp, protocol.lease_json(self.store.claim_lease(name, holder, ttl_ns, state)))

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.model.types import BucketInfo, Lease, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, Upload
 from wsgi_s3.model.versions import newer
 from wsgi_s3.store.busy import when_unlocked
 
@@ -301,6 +301,24 @@ class Metadata:
             if row is None or tuple(row) != (bucket, key):
                 raise errors.NotFound("upload", upload_id)
             _drop_upload(conn, upload_id, keep=())
+
+    # leases
+
+    def claim_lease(self, name: str, holder: str, now_ns: int, ttl_ns: int, state: str | None) -> Lease | None:
+        """Grant the lease `name` to `holder` until now + ttl if it is free, expired or already
+        theirs, storing `state` (stamped `now_ns`) when given; None when another holder has it. A
+        claim with ttl 0 gives the lease back."""
+        with self.write() as conn:
+            row = conn.execute("SELECT holder, until_ns, state, state_ns FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] != holder and row[1] > now_ns:
+                return None
+            kept = Lease(row[2], row[3]) if row is not None else Lease("", 0)
+            lease = Lease(state, now_ns) if state is not None else kept
+            conn.execute(
+                "INSERT OR REPLACE INTO leases (name, holder, until_ns, state, state_ns) VALUES (?, ?, ?, ?, ?)",
+                (name, holder, now_ns + ttl_ns, lease.state, lease.state_ns),
+            )
+            return lease
 
 
 def _parts(conn: sqlite3.Connection, upload_id: str, after_part: int, limit: int) -> list[Part]:

@@ -85,6 +85,17 @@ MIGRATIONS: list[str] = [
     INSERT INTO bucket_configs (bucket, kind, document) SELECT name, 'versioning', versioning FROM buckets WHERE versioning != '';
     ALTER TABLE buckets DROP COLUMN versioning
     """,
+    """
+    -- Leases of background work (daemons/lifecycle.py): who does it until when, and how far it
+    -- got, so that one process per cluster does it and a successor resumes where it stopped.
+    CREATE TABLE leases (
+        name      TEXT PRIMARY KEY,
+        holder    TEXT NOT NULL,
+        until_ns  INTEGER NOT NULL,
+        state     TEXT NOT NULL,
+        state_ns  INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
 ]
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Lease, ListEntry, ObjectVersion, Part, StagedBlob, Upload
 from wsgi_s3.model.versions import now_ns
 from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
@@ -117,3 +117,8 @@ class Store:
         """Commit `version` made of `parts` (validated by the caller, resolved to blobs again inside
         the commit: see Metadata.complete_upload)."""
         return self.meta.complete_upload(upload_id, version, parts)
+
+    def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
+        """Take, renew (storing `state` when given) or with ttl 0 give back a lease of background
+        work, judged by this node's clock: see Metadata.claim_lease."""
+        return self.meta.claim_lease(name, holder, now_ns(), ttl_ns, state)
