@@ -50,6 +50,13 @@ class Settings:
     read_quorum: int = 1  # owners a read asks (R); W + R > N reads your own writes
     backend_auth_token: str = ""  # the cluster token sent to the nodes (a secret, like auth_token)
     node_timeout: int = 30  # seconds a node may stay silent in a request before it counts as down
+    # lifecycle (daemons/lifecycle.py; run by `serve` and by every gateway, once per cluster by lease)
+    lifecycle_interval: int = 3600  # seconds between passes applying the buckets' expiration rules
+    lifecycle_batch: int = 100  # keys or uploads per batch; the lease and progress are saved after each
+    lifecycle_pause_ms: int = 100  # pause between batches, so that the daemon never starves serving
+    mp_ttl: int = 86400  # seconds a multipart upload may stay unfinished before it is aborted (0: no limit)
+    mp_sweep_interval: int = 600  # seconds between passes aborting abandoned multipart uploads
+    lifecycle_clock_offset: int = 0  # FOR TESTS ONLY: seconds added to "now" when judging ages
 
     @property
     def credentials_path(self) -> str:

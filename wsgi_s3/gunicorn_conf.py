@@ -27,15 +27,20 @@ def on_starting(server) -> None:
     """Before any worker exists nothing can be mid-write or mid-read: sweep everything a crash left
     behind and every freed blob. The data directory's lock, held from here on, makes sure no other
     service is writing there. Then one sweeper process per data directory is forked (off the
-    workers and their gevent hubs); it stops when this master does."""
+    workers and their gevent hubs); it stops when this master does. The lifecycle daemon is forked
+    the same way by `serve` and by every gateway (daemons/lifecycle.py)."""
     from wsgi_s3.config import Settings
+    from wsgi_s3.daemons import lifecycle
     from wsgi_s3.store.dirlock import DataDirInUse, lock_data_dir
     from wsgi_s3.store.store import Store
     from wsgi_s3.store.sweeper import Sweeper
 
     settings = Settings.from_env()
     if settings.mode == "gateway":
-        return  # no store of its own: the nodes keep the data and sweep it
+        # No store of its own (the nodes keep the data and sweep it); its lifecycle daemon takes
+        # turns with other gateways' by lease.
+        server.lifecycle_pid, server.lifecycle_stop = lifecycle.start(settings)
+        return
     try:
         server.data_dir_lock = lock_data_dir(settings.data_dir)
     except DataDirInUse as exc:
@@ -47,6 +52,8 @@ def on_starting(server) -> None:
     store.meta.close()  # the master keeps no SQLite connection across the forks to come
     sweeper = Sweeper(store, orphan_grace=settings.sweep_grace, reclaim_grace=settings.reclaim_grace, tombstone_grace=tombstone_grace)
     server.sweeper_pid, server.sweeper_stop = sweeper.fork(settings.sweep_interval)
+    if settings.mode == "serve":  # a node's data is its gateways' to expire
+        server.lifecycle_pid, server.lifecycle_stop = lifecycle.start(settings)
 
 
 def on_exit(server) -> None:
@@ -54,3 +61,5 @@ def on_exit(server) -> None:
 
     if hasattr(server, "sweeper_stop"):
         os.close(server.sweeper_stop)
+    if hasattr(server, "lifecycle_stop"):
+        os.close(server.lifecycle_stop)

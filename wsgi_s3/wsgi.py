@@ -21,18 +21,22 @@ def embedded_app(settings: Settings | None = None) -> falcon.App:
 
 def gateway_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 gateway`: the S3 gateway over the storage nodes, replicated N/W/R."""
+    settings = settings or Settings.from_env()
+    return _s3_app(settings, cluster_backend(settings))
+
+
+def cluster_backend(settings: Settings) -> Backend:
+    """The gateway's Backend: the storage nodes of `settings.nodes`, replicated N/W/R."""
     from wsgi_s3.backend.cluster import ClusterBackend
     from wsgi_s3.cluster.node_client import NodeClient
     from wsgi_s3.cluster.ring import Ring, parse_nodes
 
-    settings = settings or Settings.from_env()
     ring = Ring(parse_nodes(settings.nodes))
     clients = {
         node.url: NodeClient(node.url, settings.backend_auth_token, pool_size=settings.worker_connections, read_timeout=settings.node_timeout)
         for node in ring.nodes
     }
-    backend = ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum)
-    return _s3_app(settings, backend)
+    return ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum)
 
 
 def _s3_app(settings: Settings, backend: Backend) -> falcon.App:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import select
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from wsgi_s3.forked import fork_loop, stopped
 from wsgi_s3.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -64,29 +64,16 @@ class Sweeper:
         return report
 
     def run_forever(self, interval: float, stop_fd: int) -> None:
-        """Sweep every `interval` seconds until `stop_fd` becomes readable (data, or EOF when every
-        holder of the other end is gone)."""
-        while not select.select([stop_fd], [], [], interval)[0]:
+        """Sweep every `interval` seconds until `stop_fd` says stop (see wsgi_s3/forked.py)."""
+        while not stopped(stop_fd, interval):
             try:
                 self.run_once()
             except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval
                 log.exception("sweep of %s failed", self.store.data_dir)
 
     def fork(self, interval: float) -> tuple[int, int]:
-        """Run `run_forever` in a child process; returns (its pid, the pipe end whose closing stops it).
-
-        Fork before the caller opens any SQLite connection of its own (SQLite's locks must not cross
-        a fork). The child also stops when the caller and every process it forked later are gone."""
-        stop_read, stop_write = os.pipe()
-        pid = os.fork()
-        if pid:
-            os.close(stop_read)
-            return pid, stop_write
-        os.close(stop_write)
-        try:
-            self.run_forever(interval, stop_read)
-        finally:
-            os._exit(0)
+        """Run `run_forever` in a child process: (its pid, the pipe end whose closing stops it)."""
+        return fork_loop(lambda stop_fd: self.run_forever(interval, stop_fd))
 
     def _temp_files(self, cutoff: float) -> int:
         removed = 0

@@ -1,0 +1,288 @@
+"""The lifecycle daemon: applies every bucket's lifecycle rules (s3/lifecycle.py), and the seed's
+`mp_ttl`, through the Backend, so the same code serves the embedded store and a cluster.
+
+Two passes over every bucket, each under a lease of its own (Backend.claim_lease):
+  - "lifecycle-objects", every `lifecycle_interval`: current versions an enabled Expiration rule
+    (Days or Date) has expired are removed, or hidden by a delete marker (gateway/versioning.py's
+    `expire`, as S3 does it);
+  - "lifecycle-uploads", every `mp_sweep_interval`: multipart uploads older than an enabled
+    AbortIncompleteMultipartUpload rule allows, or than `mp_ttl`, are aborted.
+
+One place does the work: the lease is one process's per data directory (embedded) or per cluster
+(granted by a majority of the nodes, whichever gateway claims it first). The holder renews it
+with every batch, writing its progress (bucket and marker) into it, and stops when a renewal is
+refused; a successor (the same service restarted, or another gateway once the lease expired)
+resumes from that progress. A finished pass is recorded in the lease too, so the next one starts
+an interval later wherever it runs. Every action is safe to repeat (an expiration re-checks the
+version it removes; an abort of a gone upload is a no-op), so work done twice after a lease was
+lost late, or resumed from an older marker, changes nothing.
+
+Throttled: `lifecycle_batch` keys (or uploads) per batch and a `lifecycle_pause_ms` pause between
+batches, in a process of its own at a lower CPU priority than the request workers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+
+from wsgi_s3.backend.base import Backend
+from wsgi_s3.config import Settings
+from wsgi_s3.forked import fork_loop, stopped
+from wsgi_s3.gateway import versioning
+from wsgi_s3.model import errors
+from wsgi_s3.model.types import BucketInfo, ListEntry, Upload
+from wsgi_s3.model.versions import HybridClock
+from wsgi_s3.s3 import lifecycle
+from wsgi_s3.s3.lifecycle import DAY_NS, Rule
+
+log = logging.getLogger(__name__)
+
+CONFIG_KIND = "lifecycle"
+LEASE_TTL_NS = 300 * 10**9  # far longer than one batch takes; a dead holder's successor waits this long
+
+
+@dataclass
+class Counters:
+    """What this process's daemon did since it started: the one place metrics read them from."""
+
+    objects_expired: int = 0
+    bytes_expired: int = 0
+    uploads_aborted: int = 0
+    passes: int = 0
+
+
+COUNTERS = Counters()
+
+
+@dataclass
+class Progress:
+    """A pass's place, kept in its lease: the bucket it is in and the last key (and upload id) done."""
+
+    started_ns: int = 0  # 0: no pass under way
+    bucket: str = ""
+    marker: str = ""
+    upload_marker: str = ""
+    finished_ns: int = 0  # when the last pass ended
+
+    @classmethod
+    def parse(cls, state: str) -> Progress:
+        return cls(**json.loads(state)) if state else cls()
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+@dataclass
+class Schedule:
+    interval: float = 3600.0  # seconds between object passes
+    upload_interval: float = 600.0  # seconds between upload passes (the seed's mp_sweep_interval)
+    mp_ttl: float = 86400.0  # seconds an upload may stay unfinished (0: no limit but the rules')
+    batch: int = 100
+    pause: float = 0.1  # seconds between batches
+    clock_offset: float = 0.0  # seconds added to "now" when judging age: for tests only
+
+
+class LeaseLost(Exception):
+    """Another holder has the pass now: stop without writing anything more."""
+
+
+class Stopping(Exception):
+    """The service is stopping: leave the pass where it is (its progress is kept)."""
+
+
+@dataclass
+class _Pass:
+    """One pass's lease and progress; `save` renews the lease with the progress."""
+
+    backend: Backend
+    name: str
+    holder: str
+    progress: Progress = field(default_factory=Progress)
+
+    def save(self) -> None:
+        if self.backend.claim_lease(self.name, self.holder, LEASE_TTL_NS, self.progress.dumps()) is None:
+            raise LeaseLost(self.name)
+
+
+class LifecycleDaemon:
+    def __init__(self, backend: Backend, holder: str, schedule: Schedule, stop: Callable[[float], bool]) -> None:
+        self.backend = backend
+        self.holder = holder  # stable across restarts of one service, so it takes its own lease back at once
+        self.schedule = schedule
+        self.stop = stop  # waits (between batches, between ticks); True when the daemon must stop
+        self.clock = HybridClock(f"lifecycle/{holder}")
+
+    def now_ns(self) -> int:
+        return time.time_ns() + int(self.schedule.clock_offset * 1e9)
+
+    # the loop
+
+    def run_forever(self) -> None:
+        """Run both passes when they are due until `stop` says stop."""
+        os.nice(10)  # serving comes first
+        log.info("lifecycle: running as %s", self.holder)
+        tick = min(self.schedule.interval, self.schedule.upload_interval, 60.0)
+        while True:
+            for run in (self.run_objects, self.run_uploads):
+                try:
+                    run()
+                except LeaseLost as exc:
+                    log.info("lifecycle: another process holds the lease of %s now", exc)
+                except Stopping:
+                    return
+                except Exception:  # noqa: BLE001 - retried at the next tick, from the progress kept
+                    log.exception("lifecycle pass failed")
+            if self.stop(tick):
+                return
+
+    def run_objects(self) -> bool:
+        """The object pass if due and not held elsewhere; whether one ran to its end."""
+        return self._run("lifecycle-objects", self.schedule.interval, self._expire_bucket)
+
+    def run_uploads(self) -> bool:
+        return self._run("lifecycle-uploads", self.schedule.upload_interval, self._abort_bucket)
+
+    def _run(self, name: str, interval: float, work: Callable[[_Pass, BucketInfo], Iterator[None]]) -> bool:
+        state = self.backend.claim_lease(name, self.holder, LEASE_TTL_NS)
+        if state is None:
+            return False  # another process is on it
+        run = _Pass(self.backend, name, self.holder, Progress.parse(state))
+        progress = run.progress
+        if not progress.started_ns:
+            if time.time_ns() < progress.finished_ns + int(interval * 1e9):
+                self.backend.claim_lease(name, self.holder, 0)  # not due: let whoever is due next take it
+                return False
+            run.progress = progress = Progress(started_ns=time.time_ns(), finished_ns=progress.finished_ns)
+            run.save()
+        else:
+            log.info("lifecycle: %s resumes in bucket %r after %r", name, progress.bucket, progress.marker)
+        for bucket in self.backend.list_buckets():
+            if bucket.name < progress.bucket:
+                continue  # done before a restart
+            if bucket.name != progress.bucket:
+                progress.bucket, progress.marker, progress.upload_marker = bucket.name, "", ""
+            try:
+                for _ in work(run, bucket):
+                    run.save()
+                    if self.stop(self.schedule.pause):
+                        raise Stopping()
+            except errors.NotFound:
+                continue  # the bucket was deleted meanwhile
+        run.progress = Progress(finished_ns=time.time_ns())
+        self.backend.claim_lease(name, self.holder, 0, run.progress.dumps())
+        COUNTERS.passes += 1
+        log.info(
+            "lifecycle: %s done: %d objects (%d bytes) expired, %d uploads aborted since start",
+            name, COUNTERS.objects_expired, COUNTERS.bytes_expired, COUNTERS.uploads_aborted,
+        )
+        return True
+
+    def _rules(self, bucket: str) -> list[Rule]:
+        document = self.backend.get_bucket_config(bucket, CONFIG_KIND)
+        return [rule for rule in lifecycle.loads(document) if rule.enabled] if document else []
+
+    # expiration of current versions
+
+    def _expire_bucket(self, run: _Pass, bucket: BucketInfo) -> Iterator[None]:
+        rules = [rule for rule in self._rules(bucket.name) if rule.expiration_days is not None or rule.expiration_date is not None]
+        if not rules:
+            return
+        progress = run.progress
+        while True:
+            page = self.backend.list_objects(bucket.name, "", "", progress.marker, self.schedule.batch)
+            for entry in page.objects:
+                self._expire(bucket, rules, entry)
+            if not page.is_truncated or page.next_marker is None:
+                return
+            progress.marker = page.next_marker
+            yield
+
+    def _expire(self, bucket: BucketInfo, rules: list[Rule], entry: ListEntry) -> None:
+        # Tag conditions match nothing yet: object tags are not readable through the Backend.
+        found = lifecycle.current_expiration(rules, entry.key, entry.size, entry.timestamp_ns, None)
+        if found is None or found[0] > self.now_ns():
+            return
+        try:
+            current = self.backend.head_object(bucket.name, entry.key)
+        except errors.NotFound:
+            return
+        if current.delete_marker or current.timestamp_ns != entry.timestamp_ns:
+            return  # deleted or overwritten since it was listed: judged again at the next pass
+        if versioning.expire(self.backend, bucket, current, self.clock):
+            COUNTERS.objects_expired += 1
+            COUNTERS.bytes_expired += current.size
+            log.info("lifecycle: expired %s/%s (%d bytes) by rule %r", bucket.name, current.key, current.size, found[1].id)
+
+    # abandoned multipart uploads
+
+    def _abort_bucket(self, run: _Pass, bucket: BucketInfo) -> Iterator[None]:
+        rules = [rule for rule in self._rules(bucket.name) if rule.abort_days is not None]
+        if not rules and not self.schedule.mp_ttl:
+            return
+        progress = run.progress
+        while True:
+            uploads = self.backend.list_uploads(bucket.name, progress.marker, progress.upload_marker, self.schedule.batch)
+            for upload in uploads:
+                self._abort(rules, upload)
+            if len(uploads) < self.schedule.batch:
+                return
+            progress.marker, progress.upload_marker = uploads[-1].key, uploads[-1].upload_id
+            yield
+
+    def _abort(self, rules: list[Rule], upload: Upload) -> None:
+        deadlines = [
+            lifecycle.midnight_after(upload.initiated_ns + rule.abort_days * DAY_NS)
+            for rule in rules
+            if rule.filter.matches(upload.key, 0, {})  # abort rules have a prefix only (s3/lifecycle.py)
+        ]
+        if self.schedule.mp_ttl:
+            deadlines.append(upload.initiated_ns + int(self.schedule.mp_ttl * 1e9))
+        if not deadlines or min(deadlines) > self.now_ns():
+            return
+        try:
+            self.backend.abort_upload(upload)
+        except errors.NotFound:
+            return  # completed or aborted meanwhile
+        COUNTERS.uploads_aborted += 1
+        log.info("lifecycle: aborted upload %s of %s/%s", upload.upload_id, upload.bucket, upload.key)
+
+
+def start(settings: Settings) -> tuple[int, int]:
+    """Fork this service's lifecycle daemon (the gunicorn master calls this, once): (its pid, the
+    pipe end whose closing stops it). Its Backend is built in the child, so that no SQLite or node
+    connection crosses the fork."""
+    schedule = Schedule(
+        interval=settings.lifecycle_interval,
+        upload_interval=settings.mp_sweep_interval,
+        mp_ttl=settings.mp_ttl,
+        batch=settings.lifecycle_batch,
+        pause=settings.lifecycle_pause_ms / 1000,
+        clock_offset=settings.lifecycle_clock_offset,
+    )
+    if min(schedule.interval, schedule.upload_interval, schedule.batch) < 1 or min(schedule.mp_ttl, schedule.pause) < 0:
+        raise ValueError("lifecycle_interval, mp_sweep_interval and lifecycle_batch must be at least 1, mp_ttl and lifecycle_pause_ms not negative")
+
+    def run(stop_fd: int) -> None:
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+        if settings.mode == "gateway":
+            from wsgi_s3.wsgi import cluster_backend
+
+            # One holder name per gateway that stays the same across its restarts (two gateways
+            # cannot listen on the same address of one host), so a restarted one resumes at once.
+            backend, holder = cluster_backend(settings), f"gateway {socket.gethostname()} {settings.listen}"
+        else:
+            from wsgi_s3.backend.local import LocalBackend
+            from wsgi_s3.store.store import Store
+
+            # One service per data directory (store/dirlock.py): its name is the holder's.
+            backend, holder = LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout)), f"serve {settings.data_dir}"
+        LifecycleDaemon(backend, holder, schedule, lambda wait: stopped(stop_fd, wait)).run_forever()
+
+    return fork_loop(run)
