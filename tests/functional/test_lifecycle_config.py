@@ -1,5 +1,6 @@
-"""Put/GetBucketLifecycleConfiguration and DeleteBucketLifecycle through boto3, the seed's JSON through plain signed
-HTTP, and x-amz-expiration on writes and reads: on the embedded server and a cluster's gateway."""
+"""Put/GetBucketLifecycleConfiguration and DeleteBucketLifecycle through boto3, the seed's JSON
+through plain signed HTTP, and x-amz-expiration on writes (PutObject, CopyObject,
+CompleteMultipartUpload) and reads: on the embedded server and a cluster's gateway."""
 
 from __future__ import annotations
 
@@ -125,3 +126,17 @@ def test_objects_a_rule_will_expire_say_when(s3, bucket):
     for key in ("other", "logs/a"):
         assert "x-amz-expiration" not in s3.put_object(Bucket=bucket, Key=key, Body=b"xx")["ResponseMetadata"]["HTTPHeaders"]
         assert "Expiration" not in s3.head_object(Bucket=bucket, Key=key)
+    copied = s3.copy_object(Bucket=bucket, Key="tmp/copy", CopySource={"Bucket": bucket, "Key": "other"})
+    assert expiry(copied["ResponseMetadata"]["HTTPHeaders"])[1] == "tmp"
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="tmp/parts")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="tmp/parts", UploadId=upload, PartNumber=1, Body=b"part")["ETag"]
+    completed = s3.complete_multipart_upload(
+        Bucket=bucket, Key="tmp/parts", UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    )
+    assert expiry(completed["ResponseMetadata"]["HTTPHeaders"])[1] == "tmp" and completed["Expiration"]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="tmp/v", Body=b"1")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="tmp/v", Body=b"2")
+    # A noncurrent version is not what Expiration expires: no header for it.
+    assert "x-amz-expiration" not in s3.head_object(Bucket=bucket, Key="tmp/v", VersionId=first)["ResponseMetadata"]["HTTPHeaders"]
+

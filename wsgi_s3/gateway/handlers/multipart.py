@@ -11,6 +11,7 @@ import falcon
 
 from wsgi_s3.gateway.body import CopiedBody
 from wsgi_s3.gateway.context import S3Context
+from wsgi_s3.gateway.handlers.lifecycle import set_expiration_header
 from wsgi_s3.gateway.handlers.listing import encoding_type, max_keys
 from wsgi_s3.gateway.handlers.objects import copy_source, write_headers
 from wsgi_s3.gateway.handlers.service import owner_fields
@@ -136,6 +137,7 @@ def complete_multipart_upload(ctx: S3Context) -> None:
     )
     version = ctx.backend.complete_upload(upload, chosen, meta, ctx.new_version(ctx.backend.get_bucket(ctx.bucket)))
     write_headers(ctx, version, etag=False)
+    set_expiration_header(ctx, version)
     location = f"{ctx.req.scheme}://{ctx.headers.get('host', '')}/{ctx.bucket}/{ctx.key}"
     result = [("Location", location), ("Bucket", ctx.bucket), ("Key", ctx.key), ("ETag", f'"{version.etag}"')]
     if found:

@@ -209,6 +209,7 @@ def copy_object(ctx: S3Context) -> None:
     body = CopiedBody(ctx.backend.open_object(source, 0, source.size), content, user_meta, algorithm)
     version = ctx.backend.put_object(ctx.bucket, ctx.key, body, stamp)
     write_headers(ctx, version, etag=False)
+    set_expiration_header(ctx, version)
     if source.version_id != NULL_VERSION:
         ctx.resp.set_header("x-amz-copy-source-version-id", source.version_id)
     result = [("LastModified", iso8601(version.timestamp_ns)), ("ETag", f'"{version.etag}"')]
