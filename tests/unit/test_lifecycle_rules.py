@@ -7,6 +7,9 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from xml.sax.saxutils import escape
 
 from wsgi_s3.s3 import errors, lifecycle
 from wsgi_s3.s3.lifecycle import DAY_NS, Filter, Rule
@@ -76,6 +79,7 @@ def test_a_rule_without_an_id_gets_one():
         "<ID>x</ID><Status>Enabled</Status><Prefix/><Expiration><Days>1.5</Days></Expiration>",
         "<ID>x</ID><Status>Enabled</Status><Prefix/><Expiration><Days>99999999999</Days></Expiration>",
         "<ID>x</ID><Status>Enabled</Status><Prefix/><Expiration><Date>tomorrow</Date></Expiration>",
+        "<ID>x</ID><Status>Enabled</Status><Prefix/><Expiration><Date>0001-01-01T00:00:00+01:00</Date></Expiration>",
         "<ID>x</ID><Status>Enabled</Status><Prefix/><Expiration><ExpiredObjectDeleteMarker>yes</ExpiredObjectDeleteMarker></Expiration>",
         "<ID>x</ID><Status>Enabled</Status><Prefix/><Expiration/>",
         "<ID>x</ID><Status>Enabled</Status><Prefix/><NoncurrentVersionExpiration/>",
@@ -225,3 +229,44 @@ def test_the_earliest_matching_enabled_rule_names_the_expiration():
     assert lifecycle.expiration_header(spaced, "k", 1, created, None).endswith('rule-id="a%20%22b%22%2Fc"')
     forever = [Rule("f", True, Filter(), expiration_days=2**31 - 1)]
     assert lifecycle.expiration_header(forever, "k", 1, created, None) is None
+
+
+# Nothing a client sends becomes anything but an S3 error (a 500 would be a bug).
+
+FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None)
+VALUES = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["0", "1", "-1", "9" * 400, "2147483648", "true", "false", "", " 7 ", "1e3", "٣"]),
+    st.sampled_from(["2030-01-01T00:00:00Z", "9999-12-31T00:00:00-01:00", "0001-01-01T00:00:00+01:00", "2030-01-01", "2030-13-01T00:00:00Z"]),
+)
+LEAVES = st.sampled_from(
+    ["ID", "Status", "Prefix", "Days", "Date", "ExpiredObjectDeleteMarker", "NoncurrentDays", "NewerNoncurrentVersions",
+     "DaysAfterInitiation", "ObjectSizeGreaterThan", "ObjectSizeLessThan", "Key", "Value"]
+)
+BRANCHES = st.sampled_from(["Filter", "And", "Tag", "Expiration", "NoncurrentVersionExpiration", "AbortIncompleteMultipartUpload", "Transition"])
+ELEMENTS = st.recursive(
+    st.builds(lambda tag, value: f"<{tag}>{escape(value)}</{tag}>", LEAVES, VALUES),
+    lambda children: st.builds(lambda tag, inner: f"<{tag}>{''.join(inner)}</{tag}>", BRANCHES, st.lists(children, max_size=4)),
+    max_leaves=12,
+)
+
+
+@FUZZ
+@given(rules=st.lists(st.lists(ELEMENTS, max_size=6), min_size=1, max_size=3))
+def test_any_rule_document_is_parsed_or_refused_with_an_s3_error(rules):
+    try:
+        parsed = lifecycle.parse_xml(doc(*("".join(rule) for rule in rules)))
+    except errors.S3Error:
+        return
+    assert lifecycle.loads(lifecycle.dumps(parsed)) == parsed
+    for rule in parsed:
+        lifecycle.expiration_header([rule], "k", 1, ns(2026, 1, 1), {})
+
+
+@FUZZ
+@given(data=st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10), lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["rules", "id", "prefix", "enabled", "expiration_days", "x"]), inner, max_size=5), max_leaves=15))
+def test_any_json_document_is_parsed_or_refused_with_an_s3_error(data):
+    try:
+        lifecycle.parse_json(json.dumps(data).encode())
+    except errors.S3Error:
+        pass

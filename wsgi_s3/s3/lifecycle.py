@@ -246,11 +246,11 @@ def _midnight(text: str) -> str:
     """An ISO 8601 date or date-time that S3 accepts as an expiration Date: midnight UTC."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a date, or one that UTC puts outside years 1-9999
         raise errors.MalformedXML() from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
     if (moment.hour, moment.minute, moment.second, moment.microsecond) != (0, 0, 0, 0):
         raise errors.InvalidArgument("'Date' must be at midnight GMT")
     return moment.strftime("%Y-%m-%dT00:00:00.000Z")
