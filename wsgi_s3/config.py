@@ -57,6 +57,7 @@ class Settings:
     mp_ttl: int = 86400  # seconds a multipart upload may stay unfinished before it is aborted (0: no limit)
     mp_sweep_interval: int = 600  # seconds between passes aborting abandoned multipart uploads
     lifecycle_clock_offset: int = 0  # FOR TESTS ONLY: seconds added to "now" when judging ages
+    lifecycle_lease: int = 300  # seconds before another gateway takes over the passes of one that died
 
     @property
     def credentials_path(self) -> str:

@@ -2,7 +2,8 @@
 Rules are judged three days ahead (`lifecycle_clock_offset`, a test-only setting), so objects
 written now are due; passes run every second. What is checked is what S3 clients see: expired
 keys gone (or behind a delete marker), the rest kept, uploads aborted; and in the services' logs,
-that every expiration happened exactly once and that a killed service resumes where it stopped."""
+that every expiration happened exactly once and that a killed service's pass is resumed where it
+stopped: by the service restarted, or in a cluster by the other gateway once the lease expired."""
 
 from __future__ import annotations
 
@@ -129,3 +130,24 @@ def test_a_killed_service_resumes_its_pass_where_it_stopped(services):
     wait_for(lambda: keys(s3, "slow") == [])
     assert "lifecycle: lifecycle-objects resumes in bucket 'slow'" in server.log()
     assert len(expired_lines([server])) == 12
+
+
+def test_when_a_gateway_dies_midway_another_takes_over_its_pass(services):
+    gateways = services("cluster", WSGI_S3_LIFECYCLE_BATCH="1", WSGI_S3_LIFECYCLE_PAUSE_MS="400", WSGI_S3_LIFECYCLE_LEASE="3")
+    s3 = make_client(gateways[0].endpoint)
+    s3.create_bucket(Bucket="slow")
+    for n in range(12):
+        s3.put_object(Bucket="slow", Key=f"tmp/{n:02d}", Body=b"x")
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="slow", LifecycleConfiguration={"Rules": [{"ID": "tmp", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled", "Expiration": {"Days": 1}}]}
+    )
+    wait_for(lambda: len(expired_lines(gateways)) >= 3)
+    (holder,) = [gateway for gateway in gateways if expired_lines([gateway])]
+    (other,) = [gateway for gateway in gateways if gateway is not holder]
+    holder.kill()
+    assert len(expired_lines([holder])) < 12, "the pass ended before the kill: make it slower"
+    survivor = make_client(other.endpoint)
+    wait_for(lambda: keys(survivor, "slow") == [])
+    assert "lifecycle: lifecycle-objects resumes in bucket 'slow'" in other.log()
+    done = [re.search(r"expired (\S+) ", line).group(1) for line in expired_lines(gateways)]
+    assert len(done) == len(set(done))  # no key expired twice

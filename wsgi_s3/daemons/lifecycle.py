@@ -11,8 +11,8 @@ Two passes over every bucket, each under a lease of its own (Backend.claim_lease
 One place does the work: the lease is one process's per data directory (embedded) or per cluster
 (granted by a majority of the nodes, whichever gateway claims it first). The holder renews it
 with every batch, writing its progress (bucket and marker) into it, and stops when a renewal is
-refused; a successor (the same service restarted, or another gateway once the lease expired)
-resumes from that progress. A finished pass is recorded in the lease too, so the next one starts
+refused; a successor (the same service restarted, or another gateway once the lease expired
+after `lifecycle_lease` seconds) resumes from that progress. A finished pass is recorded in the lease too, so the next one starts
 an interval later wherever it runs. Every action is safe to repeat (an expiration re-checks the
 version it removes; an abort of a gone upload is a no-op), so work done twice after a lease was
 lost late, or resumed from an older marker, changes nothing.
@@ -44,7 +44,6 @@ from wsgi_s3.s3.lifecycle import DAY_NS, Rule
 log = logging.getLogger(__name__)
 
 CONFIG_KIND = "lifecycle"
-LEASE_TTL_NS = 300 * 10**9  # far longer than one batch takes; a dead holder's successor waits this long
 
 
 @dataclass
@@ -86,6 +85,7 @@ class Schedule:
     batch: int = 100
     pause: float = 0.1  # seconds between batches
     clock_offset: float = 0.0  # seconds added to "now" when judging age: for tests only
+    lease: float = 300.0  # seconds a pass's lease lasts unrenewed: a dead holder's successor waits this long
 
 
 class LeaseLost(Exception):
@@ -103,10 +103,11 @@ class _Pass:
     backend: Backend
     name: str
     holder: str
+    ttl_ns: int
     progress: Progress = field(default_factory=Progress)
 
     def save(self) -> None:
-        if self.backend.claim_lease(self.name, self.holder, LEASE_TTL_NS, self.progress.dumps()) is None:
+        if self.backend.claim_lease(self.name, self.holder, self.ttl_ns, self.progress.dumps()) is None:
             raise LeaseLost(self.name)
 
 
@@ -149,10 +150,11 @@ class LifecycleDaemon:
         return self._run("lifecycle-uploads", self.schedule.upload_interval, self._abort_bucket)
 
     def _run(self, name: str, interval: float, work: Callable[[_Pass, BucketInfo], Iterator[None]]) -> bool:
-        state = self.backend.claim_lease(name, self.holder, LEASE_TTL_NS)
+        ttl_ns = int(self.schedule.lease * 1e9)
+        state = self.backend.claim_lease(name, self.holder, ttl_ns)
         if state is None:
             return False  # another process is on it
-        run = _Pass(self.backend, name, self.holder, Progress.parse(state))
+        run = _Pass(self.backend, name, self.holder, ttl_ns, Progress.parse(state))
         progress = run.progress
         if not progress.started_ns:
             if time.time_ns() < progress.finished_ns + int(interval * 1e9):
@@ -264,9 +266,13 @@ def start(settings: Settings) -> tuple[int, int]:
         batch=settings.lifecycle_batch,
         pause=settings.lifecycle_pause_ms / 1000,
         clock_offset=settings.lifecycle_clock_offset,
+        lease=settings.lifecycle_lease,
     )
-    if min(schedule.interval, schedule.upload_interval, schedule.batch) < 1 or min(schedule.mp_ttl, schedule.pause) < 0:
-        raise ValueError("lifecycle_interval, mp_sweep_interval and lifecycle_batch must be at least 1, mp_ttl and lifecycle_pause_ms not negative")
+    if min(schedule.interval, schedule.upload_interval, schedule.batch, schedule.lease) < 1 or min(schedule.mp_ttl, schedule.pause) < 0:
+        raise ValueError(
+            "lifecycle_interval, mp_sweep_interval, lifecycle_batch and lifecycle_lease must be at least 1, "
+            "mp_ttl and lifecycle_pause_ms not negative"
+        )
 
     def run(stop_fd: int) -> None:
         if not logging.getLogger().handlers:
