@@ -157,9 +157,10 @@ class Cluster:
             server.stop()
 
 
-def make_cluster(base: Path, replicas: int = 3, write_quorum: int = 2, read_quorum: int = 1) -> Cluster:
+def make_cluster(base: Path, replicas: int = 3, write_quorum: int = 2, read_quorum: int = 1, gateway_flags: tuple[str, ...] = ()) -> Cluster:
     nodes = [node_server(base / f"node{index}") for index in range(1, 4)]
     flags = ["--nodes", ",".join(node.endpoint for node in nodes), "--replicas", str(replicas), "-w", str(write_quorum), "-r", str(read_quorum)]
+    flags += gateway_flags
     gateway = Server(base / "gateway", free_port(), flags, command="gateway", env={"WSGI_S3_BACKEND_AUTH_TOKEN": CLUSTER_TOKEN})
     return Cluster(nodes, gateway)
 

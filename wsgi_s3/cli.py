@@ -57,6 +57,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     flag_names = (
         "listen", "data_dir", "workers", "certfile", "keyfile", "domain", "region", "log_level", "access_key", "secret_key",
         "gunicorn_config", "auth_token", "nodes", "replicas", "write_quorum", "read_quorum", "backend_auth_token",
+        "repair_interval", "repair_batch",
     )
     flags = {name: getattr(args, name) for name in flag_names if getattr(args, name, None) is not None}
     settings = load(flags, args.config)
@@ -167,6 +168,26 @@ def credentials_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def cluster_command(args: argparse.Namespace) -> int:
+    """`cluster status`: exit 0 when every node answered, 1 when some did not, 2 on bad settings."""
+    from wsgi_s3.cluster.node_client import NodeClient
+    from wsgi_s3.cluster.status import cluster_status
+
+    settings = _settings(args)
+    try:
+        nodes = parse_nodes(settings.nodes)
+    except ValueError as error:
+        print(f"wsgi-s3: {error}", file=sys.stderr)
+        return 2
+    if not settings.backend_auth_token:
+        print("wsgi-s3: the nodes' cluster token is needed: WSGI_S3_BACKEND_AUTH_TOKEN or backend_auth_token in an ini file", file=sys.stderr)
+        return 2
+    clients = {node.url: NodeClient(node.url, settings.backend_auth_token, connect_timeout=2, read_timeout=10) for node in nodes}
+    lines, all_up = cluster_status(clients)
+    print("\n".join(lines))
+    return 0 if all_up else 1
+
+
 def ring_command(args: argparse.Namespace) -> int:
     """Where keys go (with KEYs), or each node's share of the key space (without)."""
     try:
@@ -219,12 +240,19 @@ def build_parser() -> argparse.ArgumentParser:
     gateway_parser.add_argument(
         "--backend-auth-token", dest="backend_auth_token", help="the nodes' cluster token (prefer WSGI_S3_BACKEND_AUTH_TOKEN or an ini file)"
     )
+    gateway_parser.add_argument("--repair-interval", dest="repair_interval", type=int, help="seconds between anti-entropy passes (default 300)")
+    gateway_parser.add_argument("--repair-batch", dest="repair_batch", type=int, help="records compared per request of a pass (default 100)")
     gateway_parser.set_defaults(run=gateway)
     creds = commands.add_parser("credentials", help="manage access keys")
     creds.add_argument("action", choices=("create", "list"))
     creds.add_argument("--permissions", default="*", help="comma-separated: read, write, delete or * (default *)")
     _add_server_flags(creds)
     creds.set_defaults(run=credentials_command)
+    cluster = commands.add_parser("cluster", help="the cluster as its nodes see it")
+    cluster.add_argument("action", choices=("status",))
+    cluster.add_argument("--nodes", help="storage nodes, URL[=WEIGHT],... (or nodes = in an ini file)")
+    cluster.add_argument("--config", action="append", default=[], help="ini file (repeatable; later files win)")
+    cluster.set_defaults(run=cluster_command)
     ring = commands.add_parser("ring", help="show which nodes own keys, or each node's share of the key space")
     ring.add_argument("--nodes", required=True, help="URL[=WEIGHT],... e.g. http://10.0.0.1:9001,http://10.0.0.2:9001=2")
     ring.add_argument("--replicas", type=int, default=3, help="owners per object (default 3)")

@@ -50,6 +50,8 @@ class Settings:
     read_quorum: int = 1  # owners a read asks (R); W + R > N reads your own writes
     backend_auth_token: str = ""  # the cluster token sent to the nodes (a secret, like auth_token)
     node_timeout: int = 30  # seconds a node may stay silent in a request before it counts as down
+    repair_interval: int = 300  # gateway: seconds between anti-entropy passes (hints are handed over every 5 s)
+    repair_batch: int = 100  # gateway: records compared per request of a pass, hints handed over per node per round
     # lifecycle (daemons/lifecycle.py; run by `serve` and by every gateway, once per cluster by lease)
     lifecycle_interval: int = 3600  # seconds between passes applying the buckets' expiration rules
     lifecycle_batch: int = 100  # keys or uploads per batch; the lease and progress are saved after each

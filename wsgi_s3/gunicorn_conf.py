@@ -27,20 +27,18 @@ def on_starting(server) -> None:
     """Before any worker exists nothing can be mid-write or mid-read: sweep everything a crash left
     behind and every freed blob. The data directory's lock, held from here on, makes sure no other
     service is writing there. Then one sweeper process per data directory is forked (off the
-    workers and their gevent hubs); it stops when this master does. The lifecycle daemon is forked
-    the same way by `serve` and by every gateway (daemons/lifecycle.py)."""
+    workers and their gevent hubs); it stops when this master does. `serve` and every gateway fork
+    a lifecycle daemon the same way (daemons/lifecycle.py)."""
     from wsgi_s3.config import Settings
-    from wsgi_s3.daemons import lifecycle
     from wsgi_s3.store.dirlock import DataDirInUse, lock_data_dir
     from wsgi_s3.store.store import Store
     from wsgi_s3.store.sweeper import Sweeper
 
     settings = Settings.from_env()
     if settings.mode == "gateway":
-        # No store of its own (the nodes keep the data and sweep it); its lifecycle daemon takes
-        # turns with other gateways' by lease.
-        server.lifecycle_pid, server.lifecycle_stop = lifecycle.start(settings)
-        return
+        _fork_repairer(server, settings)
+        _fork_lifecycle(server, settings)
+        return  # no store of its own: the nodes keep the data and sweep it
     try:
         server.data_dir_lock = lock_data_dir(settings.data_dir)
     except DataDirInUse as exc:
@@ -53,13 +51,34 @@ def on_starting(server) -> None:
     sweeper = Sweeper(store, orphan_grace=settings.sweep_grace, reclaim_grace=settings.reclaim_grace, tombstone_grace=tombstone_grace)
     server.sweeper_pid, server.sweeper_stop = sweeper.fork(settings.sweep_interval)
     if settings.mode == "serve":  # a node's data is its gateways' to expire
-        server.lifecycle_pid, server.lifecycle_stop = lifecycle.start(settings)
+        _fork_lifecycle(server, settings)
+
+
+def _fork_repairer(server, settings) -> None:
+    """A gateway's repairer: one process beside its workers (daemons/repair.py)."""
+    import socket
+
+    from wsgi_s3.daemons.forked import fork_loop
+    from wsgi_s3.daemons.repair import Repairer
+    from wsgi_s3.wsgi import cluster_backend
+
+    origin = f"{socket.gethostname()}:{settings.listen}"
+    repairer = Repairer(cluster_backend(settings), settings.repair_interval, settings.repair_batch, origin)
+    server.repairer_pid, server.repairer_stop = fork_loop(repairer.tick, repairer.run_once, "repair")
+
+
+def _fork_lifecycle(server, settings) -> None:
+    """The lifecycle daemon: one per data directory, and per gateway (they take turns by lease)."""
+    from wsgi_s3.daemons.forked import fork_loop
+    from wsgi_s3.daemons.lifecycle import daemon_for
+
+    daemon = daemon_for(settings)
+    server.lifecycle_pid, server.lifecycle_stop = fork_loop(daemon.tick, daemon.run_once, "lifecycle")
 
 
 def on_exit(server) -> None:
     import os
 
-    if hasattr(server, "sweeper_stop"):
-        os.close(server.sweeper_stop)
-    if hasattr(server, "lifecycle_stop"):
-        os.close(server.lifecycle_stop)
+    for name in ("sweeper_stop", "repairer_stop", "lifecycle_stop"):
+        if hasattr(server, name):
+            os.close(getattr(server, name))

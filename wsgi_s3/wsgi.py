@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import falcon
 
 from wsgi_s3.backend.base import Backend
@@ -11,6 +13,9 @@ from wsgi_s3.gateway.app import create_app
 from wsgi_s3.gateway.auth import Authenticator, credential_store
 from wsgi_s3.node.app import create_app as create_node_app
 from wsgi_s3.store.store import Store
+
+if TYPE_CHECKING:
+    from wsgi_s3.backend.cluster import ClusterBackend
 
 
 def embedded_app(settings: Settings | None = None) -> falcon.App:
@@ -25,8 +30,8 @@ def gateway_app(settings: Settings | None = None) -> falcon.App:
     return _s3_app(settings, cluster_backend(settings))
 
 
-def cluster_backend(settings: Settings) -> Backend:
-    """The gateway's Backend: the storage nodes of `settings.nodes`, replicated N/W/R."""
+def cluster_backend(settings: Settings) -> ClusterBackend:
+    """The gateway's backend over its nodes (for its workers and for its repairer)."""
     from wsgi_s3.backend.cluster import ClusterBackend
     from wsgi_s3.cluster.node_client import NodeClient
     from wsgi_s3.cluster.ring import Ring, parse_nodes
@@ -36,7 +41,7 @@ def cluster_backend(settings: Settings) -> Backend:
         node.url: NodeClient(node.url, settings.backend_auth_token, pool_size=settings.worker_connections, read_timeout=settings.node_timeout)
         for node in ring.nodes
     }
-    return ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum)
+    return ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum, settings.tombstone_grace)
 
 
 def _s3_app(settings: Settings, backend: Backend) -> falcon.App:

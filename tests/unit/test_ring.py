@@ -255,3 +255,20 @@ def test_rings_that_cannot_work_are_refused():
         Ring([Node("http://h:1", 0.0001)])
     with pytest.raises(ValueError, match="relative weights"):
         Ring([Node("http://h:1", MAX_POINTS / DEFAULT_VNODES + 1)])
+
+
+def test_arcs_cover_the_space_once_with_each_keys_owners() -> None:
+    ring = Ring(parse_nodes(",".join(f"http://10.0.0.{i}:9001" for i in range(1, 6))), vnodes=16)
+    arcs = ring.arcs(3)
+    assert arcs[0][0] == 0 and arcs[-1][1] == 2**64 - 1
+    for (_, last, _), (first, _, _) in zip(arcs, arcs[1:]):
+        assert first == last + 1  # no gap, no overlap
+    for key in [f"b/k{i}" for i in range(300)]:
+        position = key_hash(key)
+        (owners,) = [owners for first, last, owners in arcs if first <= position <= last]
+        assert set(owners) == set(ring.primaries(key, 3))
+
+
+def test_a_cluster_of_n_nodes_is_one_arc() -> None:
+    ring = Ring(parse_nodes("http://a:1,http://b:1,http://c:1"))
+    assert [(first, last) for first, last, _ in ring.arcs(3)] == [(0, 2**64 - 1)]

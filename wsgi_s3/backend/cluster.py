@@ -5,23 +5,28 @@ writes succeed at W acknowledgements, reads ask the owners and answer the newest
 has (one order everywhere: model/versions.py); bucket records live on every node. Every call to
 several nodes goes through `fanout`, so they overlap in a gevent worker.
 
-Not yet here (issue 12, Healing): a write acknowledged by W < N owners, or refused below W after
-some owners committed, leaves owners that differ until hinted handoff or anti-entropy copies the
-missing records; reads already answer the newest record among the owners that reply.
+Owners that differ (one missed a write or a delete) are healed by cluster/repair.py: a write that
+missed an owner leaves hints for it on the owners that took it, a read that finds its owners
+disagreeing answers from their merged records (tombstones included, so nothing deleted comes back)
+and repairs the key in the background, and the gateway's anti-entropy pass finds the rest.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
 import uuid
 from itertools import islice
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import TypeVar
+
+import gevent
 
 from wsgi_s3.backend.listing import list_page
 from wsgi_s3.cluster.fanout import Outcome, fanout
 from wsgi_s3.cluster.node_client import NodeClient
+from wsgi_s3.cluster.repair import HISTORY_LIMIT, Healer, latest_of, newest_per_version
 from wsgi_s3.cluster.replicated import ClusterVersion, discard, stage_verified
 from wsgi_s3.cluster.ring import Ring
 from wsgi_s3.model import errors
@@ -39,6 +44,7 @@ from wsgi_s3.model.types import (
 )
 from wsgi_s3.model.versions import VersionStamp, now_ns, order_key, stamped_version
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Once W owners acknowledged a write, the others get this long too before the client is answered
 # (Swift's post_quorum_timeout): in a healthy cluster every owner then has it, and a read right
@@ -47,7 +53,15 @@ SETTLE = 0.5
 
 
 class ClusterBackend:
-    def __init__(self, ring: Ring, clients: Mapping[str, NodeClient], replicas: int, write_quorum: int, read_quorum: int) -> None:
+    def __init__(
+        self,
+        ring: Ring,
+        clients: Mapping[str, NodeClient],
+        replicas: int,
+        write_quorum: int,
+        read_quorum: int,
+        tombstone_grace_days: float = 7,
+    ) -> None:
         ring.check_replicas(replicas)
         if not 1 <= write_quorum <= replicas or not 1 <= read_quorum <= replicas:
             raise ValueError(f"W ({write_quorum}) and R ({read_quorum}) must be between 1 and the number of replicas ({replicas})")
@@ -60,6 +74,7 @@ class ClusterBackend:
         self.replicas = replicas
         self.write_quorum = write_quorum
         self.read_quorum = read_quorum
+        self.healer = Healer(ring, clients, replicas, tombstone_grace_days)
 
     def _owners(self, bucket: str, key: str) -> list[str]:
         return [node.url for node in self.ring.primaries(f"{bucket}/{key}", self.replicas)]
@@ -128,10 +143,26 @@ class ClusterBackend:
         holders = tuple(url for url in owners if url in found and order_key(found[url]) == order_key(best))
         return ClusterVersion(**{f.name: getattr(best, f.name) for f in fields(ObjectVersion)}, holders=holders)
 
-    def _commit(self, owners: list[str], commit: Callable[[NodeClient], ObjectVersion]) -> ClusterVersion:
-        outcome = self._on(owners, commit, need=self.write_quorum, settle=SETTLE)
+    def _commit(self, bucket: str, key: str, owners: list[str], commit: Callable[[str], T]) -> dict[str, T]:
+        """Run a write on the owners; its answers by owner once W acknowledged it. Owners that had
+        not acknowledged it by then get a hint on those that had (handed over by repair)."""
+        outcome = fanout(owners, commit, need=self.write_quorum, settle=SETTLE)
         self._acked(outcome, self.write_quorum)
-        return self._held(outcome.results, owners)
+        missed = [url for url in owners if url not in outcome.results]
+        if missed:
+            gevent.spawn(self.healer.add_hints, list(outcome.results), missed, bucket, key)
+        return outcome.results
+
+    def _repair(self, bucket: str, key: str) -> None:
+        """Repair a key whose owners disagreed, in the background (the reader is not kept waiting)."""
+
+        def run() -> None:
+            try:
+                self.healer.repair_key(bucket, key)
+            except errors.StorageError as exc:
+                log.warning("read repair of %s/%s failed: %s", bucket, key, exc)
+
+        gevent.spawn(run)
 
     def put_object(
         self, bucket: str, key: str, body: BodySource, stamp: VersionStamp, *, if_none_match: bool = False, if_match: str | None = None
@@ -144,39 +175,62 @@ class ClusterBackend:
             discard(clients, staged)  # an empty object is made of no blob
 
         def commit(url: str) -> ObjectVersion:
+            if url not in staged:
+                raise errors.Unavailable(f"node {url} did not stage the body")
             segments = (Segment(staged[url].blob_id, size),) if size else ()
             version = stamped_version(bucket, key, stamp, size, meta, segments)
             return self.clients[url].commit_version(version, if_none_match=if_none_match, if_match=if_match)
 
-        outcome = fanout(staged, commit, need=self.write_quorum, settle=SETTLE)
-        self._acked(outcome, self.write_quorum)
-        return self._held(outcome.results, owners)
+        return self._held(self._commit(bucket, key, owners, commit), owners)
 
     def put_delete_marker(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion:
         marker = stamped_version(bucket, key, stamp, 0, ObjectMeta(etag=""), delete_marker=True)
-        return self._commit(self._owners(bucket, key), lambda node: node.commit_version(marker))
+        owners = self._owners(bucket, key)
+        return self._held(self._commit(bucket, key, owners, lambda url: self.clients[url].commit_version(marker)), owners)
 
     def delete_version(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion | None:
-        outcome = self._on(
-            self._owners(bucket, key),
-            lambda node: node.delete_version(bucket, key, stamp.version_id, stamp.timestamp_ns, stamp.origin),
-            need=self.write_quorum,
-            settle=SETTLE,
-        )
-        removed = [version for version in self._acked(outcome, self.write_quorum) if version is not None]
+        def delete(url: str) -> ObjectVersion | None:
+            return self.clients[url].delete_version(bucket, key, stamp.version_id, stamp.timestamp_ns, stamp.origin)
+
+        removed = [version for version in self._commit(bucket, key, self._owners(bucket, key), delete).values() if version is not None]
         return max(removed, key=order_key) if removed else None
 
     def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
-        """The newest version any owner has, once at least R owners answered (found or not): an
-        owner that lacks it (down when it was written) does not hide it."""
+        """The newest record the owners have, once R of them found one (the others get SETTLE
+        longer): an owner that lacks it (down when it was written) does not hide it, and one that
+        missed its delete does not bring it back. Owners that disagree are repaired."""
         owners = self._owners(bucket, key)
-        outcome = self._on(owners, lambda node: node.get_version(bucket, key, version_id))
-        answers = len(outcome.results) + sum(isinstance(error, errors.NotFound) for error in outcome.errors.values())
+        outcome = self._on(
+            owners, lambda node: node.get_version(bucket, key, version_id, tombstones=True), need=self.read_quorum, settle=SETTLE
+        )
+        absent = [url for url, error in outcome.errors.items() if isinstance(error, errors.NotFound) and error.what != "bucket"]
+        answers = len(outcome.results) + len(absent)
         if answers < self.read_quorum:
+            if any(isinstance(error, errors.NotFound) and error.what == "bucket" for error in outcome.errors.values()):
+                raise outcome.failure()
             raise errors.Unavailable(f"{answers} of the {self.read_quorum} owners a read needs answered")
+        if (absent and outcome.results) or len({order_key(found) for found in outcome.results.values()}) > 1:
+            self._repair(bucket, key)
+            if version_id is None:
+                return self._resolved_latest(bucket, key, owners)
         if not outcome.results:
             raise outcome.failure()  # every owner that answered lacks it
-        return self._held(outcome.results, owners)
+        found = self._held(outcome.results, owners)
+        if found.tombstone:
+            raise errors.NotFound("version", key)
+        return found
+
+    def _resolved_latest(self, bucket: str, key: str, owners: list[str]) -> ClusterVersion:
+        """The latest version when owners named different ones: from their merged records, where a
+        tombstone on one owner outranks the version it deleted on another."""
+        histories = self._on(owners, lambda node: node.key_history(bucket, key, HISTORY_LIMIT))
+        if not histories.results:
+            raise histories.failure()
+        latest = latest_of(newest_per_version(histories.results.values()))
+        if latest is None:
+            raise errors.NotFound("key", key)
+        found = {url: latest for url, history in histories.results.items() if any(order_key(r) == order_key(latest) and not r.tombstone for r in history)}
+        return self._held(found, owners)
 
     def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream:
         """From the first holder of exactly this version that can send it; once bytes flow, a node
@@ -199,8 +253,29 @@ class ClusterBackend:
         has more. One batch of `limit` from each node is enough: a key among the first `limit` of
         the merge has fewer than `limit` keys before it on every node, so every node that holds it
         sent its record of it."""
-        batches = self._answered(self._on(self.nodes, lambda node: node.entries_after(bucket, after, inclusive, before, limit)))
-        return list(islice(_newest_per_key(heapq.merge(*batches, key=lambda entry: entry.key)), limit))
+        outcome = self._on(self.nodes, lambda node: node.entries_after(bucket, after, inclusive, before, limit))
+        self._answered(outcome)
+        batches = outcome.results
+        merged = list(islice(_newest_per_key(heapq.merge(*batches.values(), key=lambda entry: entry.key)), limit))
+        return [self._checked_entry(bucket, entry, batches, limit) for entry in merged]
+
+    def _checked_entry(self, bucket: str, entry: ListEntry, batches: Mapping[str, list[ListEntry]], limit: int) -> ListEntry:
+        """The entry, unless the key's owners disagree about it (one lacks it, or lists another
+        version): then the key's latest as a read resolves it (a deleted key comes back as a delete
+        marker, which a listing skips), so a listing never shows what a GET would not."""
+        for url in self._owners(bucket, entry.key):
+            batch = batches.get(url)
+            if batch is None or (len(batch) == limit and batch[-1].key < entry.key):
+                continue  # unreachable, or its batch ended before this key: it says nothing of it
+            mine = next((candidate for candidate in batch if candidate.key == entry.key), None)
+            if mine is None or (mine.version_id, mine.timestamp_ns) != (entry.version_id, entry.timestamp_ns):
+                break
+        else:
+            return entry
+        try:
+            return _entry_of(self.head_object(bucket, entry.key))
+        except errors.NotFound:
+            return replace(entry, delete_marker=True)
 
     # multipart uploads: an upload and its parts live on the object's owners
 
@@ -241,8 +316,13 @@ class ClusterBackend:
     def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta, stamp: VersionStamp) -> ObjectVersion:
         self.get_bucket(upload.bucket)
         version = stamped_version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta, ())
-        # Each owner finds the parts (by number, ETag and size) among its own blobs.
-        return self._commit(self._owners(upload.bucket, upload.key), lambda node: node.complete_upload(upload.upload_id, version, parts))
+        owners = self._owners(upload.bucket, upload.key)
+
+        def complete(url: str) -> ObjectVersion:
+            # Each owner finds the parts (by number, ETag and size) among its own blobs.
+            return self.clients[url].complete_upload(upload.upload_id, version, parts)
+
+        return self._held(self._commit(upload.bucket, upload.key, owners, complete), owners)
 
     def abort_upload(self, upload: Upload) -> None:
         outcome = self._on(self._owners(upload.bucket, upload.key), lambda node: node.abort_upload(upload.bucket, upload.key, upload.upload_id))
@@ -278,8 +358,8 @@ class ClusterBackend:
 
 
 def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
-    """Key-ordered entries, one per key: the newest (a listing entry carries no origin or version
-    id, so equal stamps fall back to the rest of the record, the same choice on every gateway)."""
+    """Key-ordered entries, one per key: the newest (a listing entry carries no origin, so equal
+    stamps fall back to the rest of the record, the same choice on every gateway)."""
     current: ListEntry | None = None
     for entry in entries:
         if current is not None and entry.key != current.key:
@@ -291,5 +371,13 @@ def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
         yield current
 
 
-def _entry_order(entry: ListEntry) -> tuple[int, bool, str, int]:
-    return (entry.timestamp_ns, entry.delete_marker, entry.etag, entry.size)
+def _entry_order(entry: ListEntry) -> tuple[int, str, bool, str, int]:
+    return (entry.timestamp_ns, entry.version_id, entry.delete_marker, entry.etag, entry.size)
+
+
+def _entry_of(version: ObjectVersion) -> ListEntry:
+    meta = version.meta
+    return ListEntry(
+        version.key, version.timestamp_ns, meta.etag, version.size, tuple(meta.checksums), meta.checksum_type, version.delete_marker,
+        version.version_id,
+    )

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 import urllib3
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Lease, ListEntry, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectVersion, Part, StagedBlob, Upload
 from wsgi_s3.node import protocol
 
 BLOCK = 256 * 1024  # bytes per send of a streamed body
@@ -139,6 +139,16 @@ class NodeClient:
     def delete_bucket(self, name: str) -> None:
         self._request("DELETE", protocol.path(protocol.BUCKET, bucket=name))
 
+    def purge_bucket(self, name: str) -> None:
+        """Delete the bucket with everything it holds (repair of a deletion this node missed)."""
+        self._request("DELETE", protocol.path(protocol.BUCKET, bucket=name), {"purge": "1"})
+
+    def bucket_configs(self, bucket: str) -> dict[str, str]:
+        doc = self._json("GET", protocol.path(protocol.BUCKET_CONFIGS, bucket=bucket))
+        if not (isinstance(doc, dict) and all(isinstance(value, str) for value in doc.values())):
+            raise errors.Unavailable(f"node {self.url}: bucket configurations are a JSON object of strings")
+        return doc
+
     def get_bucket_config(self, bucket: str, kind: str) -> str | None:
         return protocol.config_from(self._json("GET", protocol.path(protocol.BUCKET_CONFIG, bucket=bucket, kind=kind)))
 
@@ -163,8 +173,8 @@ class NodeClient:
         document = {"version": protocol.version_json(version), "if_none_match": if_none_match, "if_match": if_match}
         return protocol.version_from(self._json("POST", protocol.VERSIONS, document=document))
 
-    def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
-        query = {"version_id": version_id} if version_id is not None else None
+    def get_version(self, bucket: str, key: str, version_id: str | None = None, *, tombstones: bool = False) -> ObjectVersion:
+        query = {"version_id": version_id, "tombstones": "1" if tombstones else "0"} if version_id is not None else None
         return protocol.version_from(self._json("GET", protocol.path(protocol.OBJECT, bucket=bucket, key=key), query))
 
     def read(self, version: ObjectVersion, start: int, length: int) -> NodeStream:
@@ -214,6 +224,40 @@ class NodeClient:
     def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> ObjectVersion:
         document = {"version": protocol.version_json(version), "parts": [protocol.part_json(part) for part in parts]}
         return protocol.version_from(self._json("POST", protocol.path(protocol.COMPLETE, upload_id=upload_id), document=document))
+
+    # what repair needs (cluster/repair.py)
+
+    def key_history(self, bucket: str, key: str, limit: int) -> list[ObjectVersion]:
+        doc = self._json("GET", protocol.path(protocol.HISTORY, bucket=bucket, key=key), {"limit": str(limit)})
+        return protocol.records(doc, protocol.version_from)
+
+    def ring_digest(self, first: int, last: int, since_ns: int) -> tuple[int, int]:
+        doc = self._json("GET", protocol.RING_DIGEST, {"first": str(first), "last": str(last), "since": str(since_ns)})
+        return protocol.field(doc, "count", int), protocol.field(doc, "digest", int)
+
+    def ring_holdings(self, first: int, last: int, since_ns: int, after: Holding | None, limit: int) -> list[Holding]:
+        query = {"first": str(first), "last": str(last), "since": str(since_ns), "limit": str(limit)}
+        if after is not None:
+            query["after"] = protocol.cursor_text(after)
+        return protocol.records(self._json("GET", protocol.RING_HOLDINGS, query), protocol.holding_from)
+
+    def add_hints(self, target: str, keys: list[tuple[str, str]]) -> None:
+        self._request("POST", protocol.HINTS, document={"target": target, "keys": [list(key) for key in keys]})
+
+    def hints(self, limit: int) -> list[tuple[str, str, str, int]]:
+        return protocol.records(self._json("GET", protocol.HINTS, {"limit": str(limit)}), protocol.hint_from)
+
+    def drop_hints(self, hints: list[tuple[str, str, str, int]]) -> None:
+        self._request("POST", protocol.HINTS_DROP, document=[protocol.hint_json(hint) for hint in hints])
+
+    def status(self) -> dict[str, Any]:
+        doc = self._json("GET", protocol.STATUS)
+        if not isinstance(doc, dict):
+            raise errors.Unavailable(f"node {self.url}: a status is a JSON object")
+        return doc
+
+    def put_state(self, name: str, document: str) -> None:
+        self._request("PUT", protocol.path(protocol.STATE, name=name), document={"document": document})
 
     # leases of background work
 

@@ -13,12 +13,13 @@ the virtual nodes of a node of weight 1, so it owns about twice the keys.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from urllib.parse import urlsplit
+
+from wsgi_s3.model.placement import SPACE, key_hash, stable_hash
 
 # Measured (docs/architecture.md, Placement): with 1024 points per unit of weight, each of 3 or 10
 # equal nodes owns its fair share of the hash space within about 5% (worst seen 11%; 256 points: 11%, worst 20%).
@@ -26,7 +27,6 @@ DEFAULT_VNODES = 1024
 # A bound on the ring's size, so that a weight written in bytes or gigabytes is refused at start
 # instead of building a table of millions of points in every worker.
 MAX_POINTS = 1 << 20
-_SPACE = 1 << 64  # hashes are 64-bit unsigned integers
 _WEIGHT = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits only: float() also takes "nan", "1_0", "١"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -38,17 +38,6 @@ class Node:
 
     def __str__(self) -> str:
         return self.url if self.weight == 1 else f"{self.url}={self.weight:g}"
-
-
-def _hash(data: bytes) -> int:
-    # A stable hash of bytes: Python's hash() of a str changes from one process to the next.
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
-
-
-def key_hash(key: str) -> int:
-    """The ring position of "bucket/key": a hash of its UTF-8 bytes (the gateway has already refused
-    keys that are not valid UTF-8)."""
-    return _hash(key.encode("utf-8"))
 
 
 def _canonical_url(text: str) -> str:
@@ -115,7 +104,7 @@ class Ring:
                 raise ValueError(
                     f"the ring would have more than {MAX_POINTS} points: use relative weights (1, 2, 0.5) or fewer virtual nodes"
                 )
-            points.extend((_hash(f"{node.url}#{i}".encode()), index) for i in range(count))
+            points.extend((stable_hash(f"{node.url}#{i}".encode()), index) for i in range(count))
         points.sort()  # ties (two equal 64-bit hashes) fall back to URL order, itself order-free
         self._points = [point for point, _ in points]
         self._owners = [index for _, index in points]
@@ -160,7 +149,29 @@ class Ring:
         owned = dict.fromkeys(self.nodes, 0)
         for index, point in enumerate(self._points):
             # Keys hashing into (previous point, this point] start their walk here.
-            arc = (point - self._points[index - 1]) % _SPACE or (_SPACE if len(self._points) == 1 else 0)
+            arc = (point - self._points[index - 1]) % SPACE or (SPACE if len(self._points) == 1 else 0)
             for node in islice(self._walk(index), n):
                 owned[node] += arc
-        return {node: owned[node] / _SPACE for node in self.nodes}
+        return {node: owned[node] / SPACE for node in self.nodes}
+
+    def arcs(self, n: int) -> list[tuple[int, int, tuple[Node, ...]]]:
+        """The hash space cut into stretches [first, last] (inclusive positions) whose keys have the
+        same n primaries, in position order; neighbours with the same set of owners are joined, so a
+        cluster of n nodes is one stretch. Repair compares the owners of one stretch at a time."""
+        self.check_replicas(n)
+        size = len(self._points)
+        cuts: list[tuple[int, int, int]] = []  # (first, last, index of the point the walk starts at)
+        for index, point in enumerate(self._points):
+            first = self._points[index - 1] + 1 if index else 0
+            if first <= point:
+                cuts.append((first, point, index))
+        if self._points[-1] < SPACE - 1:
+            cuts.append((self._points[-1] + 1, SPACE - 1, 0))  # past the last point, the walk wraps
+        arcs: list[tuple[int, int, tuple[Node, ...]]] = []
+        for first, last, index in cuts:
+            owners = tuple(islice(self._walk(index % size), n))
+            if arcs and set(arcs[-1][2]) == set(owners) and arcs[-1][1] + 1 == first:
+                arcs[-1] = (arcs[-1][0], last, arcs[-1][2])
+            else:
+                arcs.append((first, last, owners))
+        return arcs

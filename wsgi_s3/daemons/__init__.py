@@ -1,1 +1,1 @@
-"""Background loops: each has run_forever(stop_fd), forked by the gunicorn master (wsgi_s3/forked.py)."""
+"""Background loops that run beside the request workers, one process each, forked by the gunicorn master."""

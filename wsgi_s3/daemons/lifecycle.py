@@ -18,7 +18,7 @@ version it removes; an abort of a gone upload is a no-op), so work done twice af
 lost late, or resumed from an older marker, changes nothing.
 
 Throttled: `lifecycle_batch` keys (or uploads) per batch and a `lifecycle_pause_ms` pause between
-batches, in a process of its own at a lower CPU priority than the request workers.
+batches, in a process of its own (daemons/forked.py) at a lower CPU priority than the request workers.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass, field
 
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.config import Settings
-from wsgi_s3.forked import fork_loop, stopped
 from wsgi_s3.gateway import versioning
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, ListEntry, Upload
@@ -96,6 +95,17 @@ class Stopping(Exception):
     """The service is stopping: leave the pass where it is (its progress is kept)."""
 
 
+def pause_unless_orphaned(parent: int) -> Callable[[float], bool]:
+    """The pause of a daemon forked by the process `parent`: True (stop) once that one is gone, so
+    that a pass never outlives its service by more than a batch."""
+
+    def pause(wait: float) -> bool:
+        time.sleep(wait)
+        return os.getppid() != parent
+
+    return pause
+
+
 @dataclass
 class _Pass:
     """One pass's lease and progress; `save` renews the lease with the progress."""
@@ -116,31 +126,34 @@ class LifecycleDaemon:
         self.backend = backend
         self.holder = holder  # stable across restarts of one service, so it takes its own lease back at once
         self.schedule = schedule
-        self.stop = stop  # waits (between batches, between ticks); True when the daemon must stop
+        self.stop = stop  # the pause between batches; True when the daemon must stop
         self.clock = HybridClock(f"lifecycle/{holder}")
+        self.started = False
 
     def now_ns(self) -> int:
         return time.time_ns() + int(self.schedule.clock_offset * 1e9)
 
     # the loop
 
-    def run_forever(self) -> None:
-        """Run both passes when they are due until `stop` says stop."""
-        os.nice(10)  # serving comes first
-        log.info("lifecycle: running as %s", self.holder)
-        tick = min(self.schedule.interval, self.schedule.upload_interval, 60.0)
-        while True:
-            for run in (self.run_objects, self.run_uploads):
-                try:
-                    run()
-                except LeaseLost as exc:
-                    log.info("lifecycle: another process holds the lease of %s now", exc)
-                except Stopping:
-                    return
-                except Exception:  # noqa: BLE001 - retried at the next tick, from the progress kept
-                    log.exception("lifecycle pass failed")
-            if self.stop(tick):
-                return
+    @property
+    def tick(self) -> float:
+        """Seconds between looks at whether a pass is due."""
+        return min(self.schedule.interval, self.schedule.upload_interval, 60.0)
+
+    def run_once(self) -> None:
+        """Both passes, each if it is due and no other process holds it: what the forked loop
+        (daemons/forked.py) calls every `tick`."""
+        if not self.started:
+            os.nice(10)  # in the forked process: serving comes first
+            log.info("lifecycle: running as %s", self.holder)
+            self.started = True
+        for run in (self.run_objects, self.run_uploads):
+            try:
+                run()
+            except LeaseLost as exc:
+                log.info("lifecycle: another process holds the lease of %s now", exc)
+            except Stopping:
+                raise SystemExit(0) from None  # the service is gone: so is this process
 
     def run_objects(self) -> bool:
         """The object pass if due and not held elsewhere; whether one ran to its end."""
@@ -255,10 +268,9 @@ class LifecycleDaemon:
         log.info("lifecycle: aborted upload %s of %s/%s", upload.upload_id, upload.bucket, upload.key)
 
 
-def start(settings: Settings) -> tuple[int, int]:
-    """Fork this service's lifecycle daemon (the gunicorn master calls this, once): (its pid, the
-    pipe end whose closing stops it). Its Backend is built in the child, so that no SQLite or node
-    connection crosses the fork."""
+def daemon_for(settings: Settings) -> LifecycleDaemon:
+    """This service's lifecycle daemon, built by the gunicorn master to be forked (before it opens
+    any SQLite connection or node connection: both are made on first use, in the child)."""
     schedule = Schedule(
         interval=settings.lifecycle_interval,
         upload_interval=settings.mp_sweep_interval,
@@ -273,22 +285,21 @@ def start(settings: Settings) -> tuple[int, int]:
             "lifecycle_interval, mp_sweep_interval, lifecycle_batch and lifecycle_lease must be at least 1, "
             "mp_ttl and lifecycle_pause_ms not negative"
         )
+    if not logging.getLogger().handlers:  # what it did is worth a line even where nothing set up logging
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(settings.log_level.upper())
+    if settings.mode == "gateway":
+        from wsgi_s3.wsgi import cluster_backend
 
-    def run(stop_fd: int) -> None:
-        if not logging.getLogger().handlers:
-            logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s")
-        if settings.mode == "gateway":
-            from wsgi_s3.wsgi import cluster_backend
+        # One holder name per gateway that stays the same across its restarts (two gateways
+        # cannot listen on the same address of one host), so a restarted one resumes at once.
+        backend, holder = cluster_backend(settings), f"gateway {socket.gethostname()} {settings.listen}"
+    else:
+        from wsgi_s3.backend.local import LocalBackend
+        from wsgi_s3.store.store import Store
 
-            # One holder name per gateway that stays the same across its restarts (two gateways
-            # cannot listen on the same address of one host), so a restarted one resumes at once.
-            backend, holder = cluster_backend(settings), f"gateway {socket.gethostname()} {settings.listen}"
-        else:
-            from wsgi_s3.backend.local import LocalBackend
-            from wsgi_s3.store.store import Store
-
-            # One service per data directory (store/dirlock.py): its name is the holder's.
-            backend, holder = LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout)), f"serve {settings.data_dir}"
-        LifecycleDaemon(backend, holder, schedule, lambda wait: stopped(stop_fd, wait)).run_forever()
-
-    return fork_loop(run)
+        # One service per data directory (store/dirlock.py): its name is the holder's.
+        backend, holder = LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout)), f"serve {settings.data_dir}"
+    return LifecycleDaemon(backend, holder, schedule, pause_unless_orphaned(os.getpid()))

@@ -66,6 +66,22 @@ class ListEntry:
     checksum_algorithms: tuple[str, ...] = ()
     checksum_type: str = ""
     delete_marker: bool = False
+    version_id: str = ""
+
+
+@dataclass(frozen=True)
+class Holding:
+    """The identity of one record a node holds (a version, a delete marker or a tombstone) and its
+    ring position: what repair compares between owners."""
+
+    position: int
+    bucket: str
+    key: str
+    version_id: str
+    timestamp_ns: int
+    origin: str
+    tombstone: bool
+    delete_marker: bool
 
 
 @dataclass(frozen=True)

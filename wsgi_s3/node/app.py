@@ -56,6 +56,7 @@ def create_app(store: Store, token: str) -> falcon.App:
         protocol.BUCKETS: resources.Buckets,
         protocol.BUCKET: resources.Bucket,
         protocol.BUCKET_CONFIG: resources.BucketConfig,
+        protocol.BUCKET_CONFIGS: resources.BucketConfigs,
         protocol.BUCKET_UPLOADS: resources.BucketUploads,
         protocol.ENTRIES: resources.Entries,
         protocol.BLOBS: resources.Blobs,
@@ -68,6 +69,13 @@ def create_app(store: Store, token: str) -> falcon.App:
         protocol.PARTS: resources.Parts,
         protocol.PART: resources.Part,
         protocol.COMPLETE: resources.Complete,
+        protocol.HISTORY.replace("{key}", "{key:path}"): resources.History,
+        protocol.RING_DIGEST: resources.RingDigest,
+        protocol.RING_HOLDINGS: resources.RingHoldings,
+        protocol.HINTS: resources.Hints,
+        protocol.HINTS_DROP: resources.HintsDrop,
+        protocol.STATUS: resources.Status,
+        protocol.STATE: resources.State,
         protocol.LEASE: resources.LeaseClaim,
     }
     for template, resource in routes.items():

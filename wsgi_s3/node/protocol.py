@@ -8,12 +8,13 @@ guess. Blob ids become file paths on the node, so they must be exactly what `Blo
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import quote
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Lease, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
 
 PREFIX = "/v1"
 AUTH_HEADER = "Authorization"
@@ -22,8 +23,9 @@ JSON_TYPE = "application/json"
 
 # Routes, as Falcon templates; `path()` fills them in for the client.
 BUCKETS = PREFIX + "/buckets"  # GET list
-BUCKET = PREFIX + "/buckets/{bucket}"  # PUT create, GET, DELETE
+BUCKET = PREFIX + "/buckets/{bucket}"  # PUT create, GET, DELETE (?purge=1: with what it holds)
 BUCKET_CONFIG = PREFIX + "/buckets/{bucket}/config/{kind}"  # GET, PUT a configuration document
+BUCKET_CONFIGS = PREFIX + "/buckets/{bucket}/config"  # GET every configuration document, by kind
 BUCKET_UPLOADS = PREFIX + "/buckets/{bucket}/uploads"  # GET list uploads
 ENTRIES = PREFIX + "/buckets/{bucket}/entries"  # GET sorted listing entries
 BLOBS = PREFIX + "/blobs"  # POST stage (the body is the blob)
@@ -36,9 +38,18 @@ UPLOAD = PREFIX + "/uploads/{upload_id}"  # GET, DELETE (abort)
 PARTS = PREFIX + "/uploads/{upload_id}/parts"  # GET list parts
 PART = PREFIX + "/uploads/{upload_id}/parts/{part_number}"  # PUT a part
 COMPLETE = PREFIX + "/uploads/{upload_id}/complete"  # POST complete
+# what repair needs (cluster/repair.py)
+HISTORY = PREFIX + "/history/{bucket}/{key}"  # GET a key's records, tombstones included, newest first
+RING_DIGEST = PREFIX + "/ring/digest"  # GET count and digest sum of a stretch of the ring
+RING_HOLDINGS = PREFIX + "/ring/holdings"  # GET the identities of a stretch's records
+HINTS = PREFIX + "/hints"  # POST add hints, GET the oldest
+HINTS_DROP = PREFIX + "/hints/drop"  # POST forget hints handed over
+STATUS = PREFIX + "/status"  # GET hints pending, last repair pass
+STATE = PREFIX + "/state/{name}"  # PUT a small document about the node
 LEASE = PREFIX + "/leases/{name}"  # POST claim a lease of background work
 
 INT64_MAX = 2**63 - 1
+POSITION_MAX = 2**64 - 1  # ring positions (model/placement.py)
 MAX_LIMIT = 100_000  # rows one listing request may ask for
 MAX_PART_NUMBER = 10_000
 _BLOB_ID = re.compile(r"[0-9a-f]{32}")
@@ -229,6 +240,7 @@ def entry_json(entry: ListEntry) -> dict[str, Any]:
         "checksum_algorithms": list(entry.checksum_algorithms),
         "checksum_type": entry.checksum_type,
         "delete_marker": entry.delete_marker,
+        "version_id": entry.version_id,
     }
 
 
@@ -241,6 +253,7 @@ def entry_from(data: object) -> ListEntry:
         checksum_algorithms=tuple(_list(data, "checksum_algorithms", str)),
         checksum_type=field(data, "checksum_type", str),
         delete_marker=field(data, "delete_marker", bool),
+        version_id=field(data, "version_id", str),
     )
 
 
@@ -325,6 +338,58 @@ def upload_from(data: object) -> Upload:
         meta=meta_from(field(data, "meta", dict)),
         checksum_algorithm=field(data, "checksum_algorithm", str),
     )
+
+
+def holding_json(holding: Holding) -> dict[str, Any]:
+    return {
+        "position": str(holding.position),  # JSON numbers beyond 2**53 lose digits in some parsers
+        "bucket": holding.bucket,
+        "key": holding.key,
+        "version_id": holding.version_id,
+        "timestamp_ns": holding.timestamp_ns,
+        "origin": holding.origin,
+        "tombstone": holding.tombstone,
+        "delete_marker": holding.delete_marker,
+    }
+
+
+def holding_from(data: object) -> Holding:
+    return Holding(
+        position=parse_uint(field(data, "position", str), "position", POSITION_MAX),
+        bucket=field(data, "bucket", str),
+        key=field(data, "key", str),
+        version_id=field(data, "version_id", str),
+        timestamp_ns=field(data, "timestamp_ns", int),
+        origin=field(data, "origin", str),
+        tombstone=field(data, "tombstone", bool),
+        delete_marker=field(data, "delete_marker", bool),
+    )
+
+
+Cursor = tuple[int, str, str, str]  # (position, bucket, key, version id) of the last holding seen
+
+
+def cursor_text(holding: Holding) -> str:
+    return json.dumps([str(holding.position), holding.bucket, holding.key, holding.version_id])
+
+
+def cursor_from(text: str) -> Cursor:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise BadRequest("after is a JSON list") from None
+    if not (isinstance(data, list) and len(data) == 4 and all(isinstance(item, str) for item in data)):
+        raise BadRequest("after is [position, bucket, key, version id]")
+    return (parse_uint(data[0], "position", POSITION_MAX), data[1], data[2], data[3])
+
+
+def hint_json(hint: tuple[str, str, str, int]) -> dict[str, Any]:
+    target, bucket, key, created_ns = hint
+    return {"target": target, "bucket": bucket, "key": key, "created_ns": created_ns}
+
+
+def hint_from(data: object) -> tuple[str, str, str, int]:
+    return (field(data, "target", str), field(data, "bucket", str), field(data, "key", str), field(data, "created_ns", int))
 
 
 def records(data: object, decode) -> list:

@@ -58,7 +58,7 @@ class Bucket(StoreResource):
         answer(resp, protocol.bucket_json(self.store.get_bucket(bucket)))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
-        self.store.delete_bucket(bucket)
+        self.store.delete_bucket(bucket, purge=protocol.parse_flag(req.get_param("purge", default="0"), "purge"))
         resp.status = falcon.HTTP_204
 
 
@@ -71,6 +71,11 @@ class BucketConfig(StoreResource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, bucket: str, kind: str) -> None:
         self.store.put_bucket_config(bucket, kind, protocol.config_from(read_json(req)))
         resp.status = falcon.HTTP_204
+
+
+class BucketConfigs(StoreResource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        answer(resp, self.store.bucket_configs(bucket))
 
 
 class Entries(StoreResource):
@@ -128,8 +133,9 @@ class Versions(StoreResource):
 
 class Object(StoreResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
-        """Head: the latest version, or the one named by `version_id`."""
-        answer(resp, protocol.version_json(self.store.get_version(bucket, key, req.get_param("version_id"))))
+        """Head: the latest version, or the one named by `version_id` (its tombstone too with `tombstones=1`)."""
+        tombstones = protocol.parse_flag(req.get_param("tombstones", default="0"), "tombstones")
+        answer(resp, protocol.version_json(self.store.get_version(bucket, key, req.get_param("version_id"), tombstones=tombstones)))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
         """Leave a tombstone of one version, stamped by the delete; answers the live record it
@@ -217,6 +223,70 @@ class Complete(StoreResource):
         version = protocol.version_from(protocol.field(doc, "version", dict))
         parts = protocol.records(protocol.field(doc, "parts", list), protocol.part_from)
         answer(resp, protocol.version_json(self.store.complete_upload(upload_id, version, parts)))
+
+
+# what repair needs (cluster/repair.py)
+
+
+class History(StoreResource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        limit = protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT)
+        answer(resp, [protocol.version_json(version) for version in self.store.key_history(bucket, key, limit)])
+
+
+def _stretch(req: falcon.Request) -> tuple[int, int, int]:
+    """The [first, last] positions of a ring stretch, and the stamp before which tombstones are left out."""
+    first = protocol.parse_uint(req.get_param("first"), "first", protocol.POSITION_MAX)
+    last = protocol.parse_uint(req.get_param("last"), "last", protocol.POSITION_MAX)
+    if first > last:
+        raise protocol.BadRequest("first must not be after last")
+    return first, last, protocol.parse_uint(req.get_param("since"), "since")
+
+
+class RingDigest(StoreResource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        count, total = self.store.ring_digest(*_stretch(req))
+        answer(resp, {"count": count, "digest": total})
+
+
+class RingHoldings(StoreResource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        first, last, since = _stretch(req)
+        after = req.get_param("after")
+        cursor = protocol.cursor_from(after) if after else None
+        limit = protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT)
+        answer(resp, [protocol.holding_json(h) for h in self.store.ring_holdings(first, last, since, cursor, limit)])
+
+
+class Hints(StoreResource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        doc = read_json(req)
+        keys = protocol.field(doc, "keys", list)
+        if not all(isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item) for item in keys):
+            raise protocol.BadRequest("keys is a list of [bucket, key]")
+        self.store.add_hints(protocol.field(doc, "target", str), [(bucket, key) for bucket, key in keys])
+        resp.status = falcon.HTTP_204
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        limit = protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT)
+        answer(resp, [protocol.hint_json(hint) for hint in self.store.hints(limit)])
+
+
+class HintsDrop(StoreResource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.store.drop_hints(protocol.records(read_json(req), protocol.hint_from))
+        resp.status = falcon.HTTP_204
+
+
+class Status(StoreResource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        answer(resp, self.store.status())
+
+
+class State(StoreResource):
+    def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        self.store.put_state(name, protocol.field(read_json(req), "document", str))
+        resp.status = falcon.HTTP_204
 
 
 class LeaseClaim(StoreResource):

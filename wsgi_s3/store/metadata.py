@@ -21,15 +21,19 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Lease, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.model.placement import object_position, stable_hash
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, Upload
 from wsgi_s3.model.versions import newer
 from wsgi_s3.store.busy import when_unlocked
 
 _VERSION_COLUMNS = "bucket, key, version_id, timestamp_ns, is_latest, delete_marker, size, meta, segments, origin, tombstone"
+_INSERT_COLUMNS = _VERSION_COLUMNS + ", position, digest"
+_HOLDING_COLUMNS = "position, bucket, key, version_id, timestamp_ns, origin, tombstone, delete_marker"
+_SIGN = 1 << 63  # SQLite integers are signed: positions are stored shifted down by 2**63
 # A listing shows the ETag and checksum algorithms of a version, not its content headers or user metadata.
 _ENTRY_COLUMNS = """key, timestamp_ns, json_extract(meta, '$.etag'), size,
     (SELECT group_concat(checksum.key) FROM json_each(meta, '$.checksums') AS checksum),
-    json_extract(meta, '$.checksum_type'), delete_marker"""
+    json_extract(meta, '$.checksum_type'), delete_marker, version_id"""
 # A bucket's versioning state ("", "Enabled" or "Suspended") is its "versioning" configuration document.
 _BUCKET_SELECT = """SELECT name, created_ns, region, owner,
     COALESCE((SELECT document FROM bucket_configs WHERE bucket = name AND kind = 'versioning'), '') FROM buckets"""
@@ -59,6 +63,8 @@ class Metadata:
             # FULL: a commit acknowledged to a client survives power loss, not only a process crash.
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.create_function("ring_position", 2, _position, deterministic=True)
+            conn.create_function("record_digest", 7, _digest, deterministic=True)
             migrate(conn, lambda: self._begin(conn))
             self._conn, self._pid = conn, os.getpid()
         return self._conn
@@ -123,12 +129,22 @@ class Metadata:
             else:
                 conn.execute("INSERT OR REPLACE INTO bucket_configs (bucket, kind, document) VALUES (?, ?, ?)", (bucket, kind, document))
 
-    def delete_bucket(self, name: str) -> None:
-        """Delete an empty bucket and its unfinished uploads (their part blobs are freed)."""
+    def bucket_configs(self, bucket: str) -> dict[str, str]:
+        """Every configuration document of the bucket, by kind."""
+        self.get_bucket(bucket)
+        return dict(self.query("SELECT kind, document FROM bucket_configs WHERE bucket = ?", (bucket,)))
+
+    def delete_bucket(self, name: str, *, purge: bool = False) -> None:
+        """Delete an empty bucket and its unfinished uploads (their part blobs are freed). With
+        `purge`, a bucket that is not empty goes too, with everything it holds: repair removes so a
+        bucket that the other nodes deleted while this one was away."""
         with self.write() as conn:
             _require_bucket(conn, name)
             if conn.execute("SELECT 1 FROM versions WHERE bucket = ? AND tombstone = 0 LIMIT 1", (name,)).fetchone():
-                raise errors.NotEmpty(name)
+                if not purge:
+                    raise errors.NotEmpty(name)
+                for (segments,) in conn.execute("SELECT segments FROM versions WHERE bucket = ?", (name,)).fetchall():
+                    _free(conn, [blob for blob, _ in json.loads(segments)])
             # Its tombstones and configuration go with it: a bucket made again under the name starts afresh.
             conn.execute("DELETE FROM versions WHERE bucket = ?", (name,))
             conn.execute("DELETE FROM bucket_configs WHERE bucket = ?", (name,))
@@ -171,13 +187,15 @@ class Metadata:
             _drop_upload(conn, upload_id, keep={segment.blob_id for segment in segments} if applied else ())
         return result
 
-    def get_version(self, bucket: str, key: str, version_id: str | None) -> ObjectVersion:
+    def get_version(self, bucket: str, key: str, version_id: str | None, *, tombstones: bool = False) -> ObjectVersion:
+        """The latest live version, or the one named (its tombstone too, when asked: a replica
+        comparing answers must see that a version was deleted, not only that it is absent)."""
         if version_id is None:
             rows = self.query(f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND is_latest = 1", (bucket, key))
         else:
             rows = self.query(
-                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ? AND tombstone = 0",
-                (bucket, key, version_id),
+                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ? AND tombstone <= ?",
+                (bucket, key, version_id, int(tombstones)),
             )
         if not rows:
             self.get_bucket(bucket)
@@ -215,9 +233,76 @@ class Metadata:
             (bucket, after, *((before,) if before is not None else ()), limit),
         )
         return [
-            ListEntry(key, ts, etag or "", size, tuple(algorithms.split(",")) if algorithms else (), checksum_type or "", bool(marker))
-            for key, ts, etag, size, algorithms, checksum_type, marker in rows
+            ListEntry(key, ts, etag or "", size, tuple(algorithms.split(",")) if algorithms else (), checksum_type or "", bool(marker), version_id)
+            for key, ts, etag, size, algorithms, checksum_type, marker, version_id in rows
         ]
+
+    def key_history(self, bucket: str, key: str, limit: int) -> list[ObjectVersion]:
+        """The key's records, tombstones included, newest first: what replicas compare when their
+        latest versions disagree."""
+        rows = self.query(
+            f"""SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ?
+                ORDER BY timestamp_ns DESC, origin DESC, version_id DESC LIMIT ?""",
+            (bucket, key, limit),
+        )
+        if not rows:
+            self.get_bucket(bucket)
+        return [_from_row(row) for row in rows]
+
+    def ring_digest(self, first: int, last: int, since_ns: int) -> tuple[int, int]:
+        """(count, digest sum) of the records whose position is in [first, last], leaving out
+        tombstones stamped before `since_ns` (owners reclaim those each on its own schedule)."""
+        (count, total), = self.query(
+            """SELECT count(*), coalesce(sum(digest), 0) FROM versions INDEXED BY versions_by_position
+               WHERE position BETWEEN ? AND ? AND (tombstone = 0 OR timestamp_ns >= ?)""",
+            (first - _SIGN, last - _SIGN, since_ns),
+        )
+        return count, total
+
+    def ring_holdings(self, first: int, last: int, since_ns: int, after: tuple[int, str, str, str] | None, limit: int) -> list[Holding]:
+        """The identities of the records counted by `ring_digest`, in (position, bucket, key,
+        version id) order, after `after`."""
+        # The smallest real cursor is (first - 2**63, "", "", ""): every key is longer than "".
+        cursor = (after[0] - _SIGN, *after[1:]) if after else (first - _SIGN, "", "", "")
+        rows = self.query(
+            f"""SELECT {_HOLDING_COLUMNS} FROM versions
+                WHERE position BETWEEN ? AND ? AND (tombstone = 0 OR timestamp_ns >= ?)
+                  AND (position, bucket, key, version_id) > (?, ?, ?, ?)
+                ORDER BY position, bucket, key, version_id LIMIT ?""",
+            (first - _SIGN, last - _SIGN, since_ns, *cursor, limit),
+        )
+        return [Holding(row[0] + _SIGN, *row[1:6], bool(row[6]), bool(row[7])) for row in rows]
+
+    # hints: keys whose records an owner missed
+
+    def add_hints(self, target: str, keys: list[tuple[str, str]], created_ns: int) -> None:
+        with self.write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO hints (target, bucket, key, created_ns) VALUES (?, ?, ?, ?)",
+                [(target, bucket, key, created_ns) for bucket, key in keys],
+            )
+
+    def hints(self, limit: int) -> list[tuple[str, str, str, int]]:
+        """(target, bucket, key, created_ns) of the oldest hints."""
+        return self.query("SELECT target, bucket, key, created_ns FROM hints ORDER BY created_ns LIMIT ?", (limit,))
+
+    def count_hints(self) -> int:
+        return self.query("SELECT count(*) FROM hints")[0][0]
+
+    def drop_hints(self, hints: list[tuple[str, str, str, int]]) -> None:
+        """Forget hints handed over, unless a newer write of the key made them again meanwhile."""
+        with self.write() as conn:
+            conn.executemany("DELETE FROM hints WHERE target = ? AND bucket = ? AND key = ? AND created_ns = ?", hints)
+
+    # the node's own small documents
+
+    def get_state(self, name: str) -> str | None:
+        rows = self.query("SELECT document FROM node_state WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
+
+    def put_state(self, name: str, document: str) -> None:
+        with self.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO node_state (name, document) VALUES (?, ?)", (name, document))
 
     # blobs
 
@@ -367,7 +452,7 @@ def _insert_version(
         conn.execute(
             "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (version.bucket, version.key, version.version_id)
         )
-    conn.execute(f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _to_row(version))
+    conn.execute(f"INSERT INTO versions ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _to_row(version))
     return replace(version, is_latest=_relink_latest(conn, version.bucket, version.key) == version.version_id), True
 
 
@@ -419,7 +504,19 @@ def _to_row(v: ObjectVersion) -> tuple:
     return (
         v.bucket, v.key, v.version_id, v.timestamp_ns, int(v.is_latest), int(v.delete_marker), v.size, _meta_json(v.meta), segments,
         v.origin, int(v.tombstone),
+        _position(v.bucket, v.key), _digest(v.bucket, v.key, v.version_id, v.timestamp_ns, v.origin, v.tombstone, v.delete_marker),
     )
+
+
+def _position(bucket: str, key: str) -> int:
+    return object_position(bucket, key) - _SIGN
+
+
+def _digest(bucket: str, key: str, version_id: str, timestamp_ns: int, origin: str, tombstone: int, delete_marker: int) -> int:
+    """32 bits of a record's identity: a stretch's digest is their sum, which two owners holding the
+    same records agree on whatever order they came in (and which cannot overflow 64 bits)."""
+    identity = "\0".join((bucket, key, version_id, str(timestamp_ns), origin, str(int(tombstone)), str(int(delete_marker))))
+    return stable_hash(identity.encode("utf-8")) & 0xFFFFFFFF
 
 
 def _from_row(row: tuple) -> ObjectVersion:

@@ -86,6 +86,30 @@ MIGRATIONS: list[str] = [
     ALTER TABLE buckets DROP COLUMN versioning
     """,
     """
+    -- Repair compares the records of one stretch of the ring between its owners: each record keeps
+    -- its key's ring position (model/placement.py, as a signed 64-bit integer) and a digest of its
+    -- identity, so that a stretch's count and digest sum come from one index range scan.
+    ALTER TABLE versions ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE versions ADD COLUMN digest INTEGER NOT NULL DEFAULT 0;
+    UPDATE versions SET position = ring_position(bucket, key),
+        digest = record_digest(bucket, key, version_id, timestamp_ns, origin, tombstone, delete_marker);
+    CREATE INDEX versions_by_position ON versions (position, tombstone, timestamp_ns, digest);
+    -- Writes that missed an owner: a hint names the owner and the key, and repair hands the key's
+    -- records over once the owner answers again (cluster/repair.py).
+    CREATE TABLE hints (
+        target      TEXT NOT NULL,
+        bucket      TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        created_ns  INTEGER NOT NULL,
+        PRIMARY KEY (target, bucket, key)
+    ) WITHOUT ROWID;
+    -- Small documents about the node kept by the cluster, e.g. the last repair pass ("repair").
+    CREATE TABLE node_state (
+        name      TEXT PRIMARY KEY,
+        document  TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
     -- Leases of background work (daemons/lifecycle.py): who does it until when, and how far it
     -- got, so that one process per cluster does it and a successor resumes where it stopped.
     CREATE TABLE leases (

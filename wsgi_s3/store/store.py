@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Lease, ListEntry, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectVersion, Part, StagedBlob, Upload
 from wsgi_s3.model.versions import now_ns
 from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
@@ -45,8 +45,11 @@ class Store:
     def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
         self.meta.put_bucket_config(bucket, kind, document)
 
-    def delete_bucket(self, name: str) -> None:
-        self.meta.delete_bucket(name)
+    def delete_bucket(self, name: str, *, purge: bool = False) -> None:
+        self.meta.delete_bucket(name, purge=purge)
+
+    def bucket_configs(self, bucket: str) -> dict[str, str]:
+        return self.meta.bucket_configs(bucket)
 
     # objects
 
@@ -69,8 +72,8 @@ class Store:
             if not applied:
                 self.blobs.remove([s.blob_id for s in version.segments])
 
-    def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
-        return self.meta.get_version(bucket, key, version_id)
+    def get_version(self, bucket: str, key: str, version_id: str | None = None, *, tombstones: bool = False) -> ObjectVersion:
+        return self.meta.get_version(bucket, key, version_id, tombstones=tombstones)
 
     def read(self, version: ObjectVersion, start: int, length: int) -> BlobRange | SegmentsRange:
         """The range's files, all opened now; NotFound if the version's blobs were reclaimed already
@@ -117,6 +120,33 @@ class Store:
         """Commit `version` made of `parts` (validated by the caller, resolved to blobs again inside
         the commit: see Metadata.complete_upload)."""
         return self.meta.complete_upload(upload_id, version, parts)
+
+    # what repair needs (cluster/repair.py)
+
+    def key_history(self, bucket: str, key: str, limit: int) -> list[ObjectVersion]:
+        return self.meta.key_history(bucket, key, limit)
+
+    def ring_digest(self, first: int, last: int, since_ns: int) -> tuple[int, int]:
+        return self.meta.ring_digest(first, last, since_ns)
+
+    def ring_holdings(self, first: int, last: int, since_ns: int, after: tuple[int, str, str, str] | None, limit: int) -> list[Holding]:
+        return self.meta.ring_holdings(first, last, since_ns, after, limit)
+
+    def add_hints(self, target: str, keys: list[tuple[str, str]]) -> None:
+        self.meta.add_hints(target, keys, now_ns())
+
+    def hints(self, limit: int) -> list[tuple[str, str, str, int]]:
+        return self.meta.hints(limit)
+
+    def drop_hints(self, hints: list[tuple[str, str, str, int]]) -> None:
+        self.meta.drop_hints(hints)
+
+    def status(self) -> dict[str, object]:
+        """What `wsgi-s3 cluster status` shows of this node: hints pending and the last repair pass."""
+        return {"hints": self.meta.count_hints(), "repair": self.meta.get_state("repair")}
+
+    def put_state(self, name: str, document: str) -> None:
+        self.meta.put_state(name, document)
 
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
         """Take, renew (storing `state` when given) or with ttl 0 give back a lease of background

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from wsgi_s3.forked import fork_loop, stopped
+from wsgi_s3.daemons.forked import fork_loop
 from wsgi_s3.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -63,17 +63,9 @@ class Sweeper:
             )
         return report
 
-    def run_forever(self, interval: float, stop_fd: int) -> None:
-        """Sweep every `interval` seconds until `stop_fd` says stop (see wsgi_s3/forked.py)."""
-        while not stopped(stop_fd, interval):
-            try:
-                self.run_once()
-            except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval
-                log.exception("sweep of %s failed", self.store.data_dir)
-
     def fork(self, interval: float) -> tuple[int, int]:
-        """Run `run_forever` in a child process: (its pid, the pipe end whose closing stops it)."""
-        return fork_loop(lambda stop_fd: self.run_forever(interval, stop_fd))
+        """Sweep every `interval` seconds in a process of its own (see daemons/forked.py)."""
+        return fork_loop(interval, self.run_once, f"sweep of {self.store.data_dir}")
 
     def _temp_files(self, cutoff: float) -> int:
         removed = 0

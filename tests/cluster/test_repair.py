@@ -1,0 +1,172 @@
+"""Healing over three real node processes (N=3, W=2, R=1): hints left for an owner that missed a
+write, read repair, tombstones that keep a deleted object deleted on an owner that missed the
+delete, and the anti-entropy pass that makes an owner restarted empty whole again. What each owner
+holds is checked through the node's own API, not through the gateway's merged answers."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Iterator
+
+import gevent
+import pytest
+
+from tests.conftest import Server
+from tests.contract.conftest import OWNER, REGION, MemoryBody, cluster_of, read, start_nodes, stamp
+from wsgi_s3.backend.cluster import ClusterBackend
+from wsgi_s3.cluster.node_client import NodeClient
+from wsgi_s3.model import errors
+from wsgi_s3.model.versions import new_version_id
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
+    started = start_nodes(tmp_path_factory.mktemp("repair"))
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def cluster(servers: list[Server]) -> Iterator[ClusterBackend]:
+    with cluster_of(servers) as made:
+        yield made
+    for server in servers:  # the next test starts with every node up
+        if server.process.poll() is not None:
+            server.start()
+
+
+@pytest.fixture
+def bucket(cluster: ClusterBackend, request: pytest.FixtureRequest) -> str:
+    return cluster.create_bucket(request.node.name.replace("_", "-")[:50], REGION, OWNER).name
+
+
+def put(cluster: ClusterBackend, bucket: str, key: str, data: bytes, version_id: str = "null") -> str:
+    return cluster.put_object(bucket, key, MemoryBody(data, chunk=64 * 1024), stamp(version_id)).version_id
+
+
+def node(cluster: ClusterBackend, server: Server) -> NodeClient:
+    return cluster.clients[server.endpoint]
+
+
+def held_bytes(client: NodeClient, bucket: str, key: str) -> bytes:
+    """The key's latest bytes as this one node holds them."""
+    version = client.get_version(bucket, key)
+    stream = client.read(version, 0, version.size)
+    try:
+        data = b"".join(iter(lambda: stream.read(65536), b""))
+    finally:
+        stream.close()
+    return data
+
+
+def wait_until(check, timeout: float = 10.0) -> None:
+    """Let the background greenlets (hints, read repair) run until `check()` holds."""
+    deadline = gevent.get_hub().loop.now() + timeout
+    while not check():
+        assert gevent.get_hub().loop.now() < deadline, "timed out"
+        gevent.sleep(0.05)
+
+
+def test_a_write_that_missed_an_owner_is_handed_over_by_its_hints(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    servers[0].kill()
+    put(cluster, bucket, "k", b"missed by node 0")
+    others = [node(cluster, server) for server in servers[1:]]
+    wait_until(lambda: all(client.hints(10) for client in others))  # each owner that took it keeps a hint
+    servers[0].start()
+    with pytest.raises(errors.NotFound):
+        node(cluster, servers[0]).get_version(bucket, "k")
+    assert cluster.healer.hand_over_hints(100) >= 1
+    assert held_bytes(node(cluster, servers[0]), bucket, "k") == b"missed by node 0"
+    assert all(not client.hints(10) for client in others)  # handed over: forgotten
+
+
+def test_a_read_that_finds_an_owner_lacking_the_key_repairs_it(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    servers[0].kill()
+    put(cluster, bucket, "k", b"read repair")
+    servers[0].start()
+    assert read(cluster, cluster.head_object(bucket, "k")) == b"read repair"
+    wait_until(lambda: _holds(node(cluster, servers[0]), bucket, "k"))
+    assert held_bytes(node(cluster, servers[0]), bucket, "k") == b"read repair"
+
+
+def _holds(client: NodeClient, bucket: str, key: str) -> bool:
+    try:
+        client.get_version(bucket, key)
+        return True
+    except errors.NotFound:
+        return False
+
+
+def test_a_delete_an_owner_missed_does_not_come_back(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    put(cluster, bucket, "gone", b"deleted while node 0 was down")
+    put(cluster, bucket, "kept", b"still here")
+    servers[0].kill()
+    cluster.delete_version(bucket, "gone", stamp())
+    servers[0].start()
+    stale = node(cluster, servers[0])
+    assert held_bytes(stale, bucket, "gone") == b"deleted while node 0 was down"  # the stale owner still has it
+    # Reads and listings weigh the tombstones of the other owners against it.
+    with pytest.raises(errors.NotFound):
+        cluster.head_object(bucket, "gone")
+    assert [entry.key for entry in cluster.list_objects(bucket, "", "", "", 100).objects] == ["kept"]
+    cluster.healer.repair_pass(batch=10)
+    assert [record.tombstone for record in stale.key_history(bucket, "gone", 10)] == [True]
+
+
+def test_deleting_one_version_an_owner_missed_leaves_the_previous_one_latest(
+    cluster: ClusterBackend, servers: list[Server], bucket: str
+):
+    first = put(cluster, bucket, "k", b"version 1", new_version_id(1))
+    second = put(cluster, bucket, "k", b"version 2", new_version_id(2))
+    servers[0].kill()
+    cluster.delete_version(bucket, "k", stamp(second))
+    servers[0].start()
+    assert node(cluster, servers[0]).get_version(bucket, "k").version_id == second  # stale
+    latest = cluster.head_object(bucket, "k")
+    assert latest.version_id == first and read(cluster, latest) == b"version 1"
+    with pytest.raises(errors.NotFound):
+        cluster.head_object(bucket, "k", second)
+    [entry] = cluster.list_objects(bucket, "", "", "", 10).objects
+    assert entry.version_id == first
+
+
+def test_an_owner_restarted_empty_is_made_whole_by_a_repair_pass(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    cluster.put_bucket_config(bucket, "versioning", "Enabled")
+    contents = {f"key-{index:02d}": hashlib.sha256(str(index).encode()).digest() * (index + 1) for index in range(30)}
+    for key, data in contents.items():
+        put(cluster, bucket, key, data, new_version_id(stamp().timestamp_ns))
+    deleted = put(cluster, bucket, "deleted", b"x", new_version_id(stamp().timestamp_ns))
+    cluster.delete_version(bucket, "deleted", stamp(deleted))
+    servers[0].kill()
+    shutil.rmtree(servers[0].data_dir)  # a disk replaced: the node comes back with nothing
+    servers[0].start()
+    empty = node(cluster, servers[0])
+    assert empty.list_buckets() == []
+
+    report = cluster.healer.repair_pass(batch=8)
+    assert report.copies >= len(contents) and report.differing >= 1
+    assert empty.get_bucket_config(bucket, "versioning") == "Enabled"
+    for key, data in contents.items():
+        assert held_bytes(empty, bucket, key) == data
+    assert [record.tombstone for record in empty.key_history(bucket, "deleted", 10)] == [True]
+    again = cluster.healer.repair_pass(batch=8)
+    assert (again.differing, again.copies) == (0, 0)  # one pass was enough: the owners agree
+
+
+def test_bucket_records_follow_the_majority_of_nodes(cluster: ClusterBackend, servers: list[Server]):
+    servers[0].kill()
+    cluster.create_bucket("made-while-away", REGION, OWNER)
+    cluster.create_bucket("deleted-while-away", REGION, OWNER)  # on nodes 1 and 2 only, for now
+    servers[0].start()
+    cluster.healer.repair_buckets()
+    away = node(cluster, servers[0])
+    assert {bucket.name for bucket in away.list_buckets()} >= {"made-while-away", "deleted-while-away"}
+    servers[0].kill()
+    cluster.delete_bucket("deleted-while-away")
+    servers[0].start()
+    assert "deleted-while-away" in {bucket.name for bucket in away.list_buckets()}
+    cluster.healer.repair_buckets()
+    assert "deleted-while-away" not in {bucket.name for bucket in away.list_buckets()}
+    assert "made-while-away" in {bucket.name for bucket in away.list_buckets()}

@@ -1,0 +1,149 @@
+"""A real cluster heals itself: three `wsgi-s3 node` processes and a `wsgi-s3 gateway` (N=3, W=2,
+R=1, a short repair interval), one node killed with kill -9 under concurrent writers and brought
+back. What each node holds afterwards is checked through the nodes' own API."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLUSTER_TOKEN, Cluster, make_cluster
+from wsgi_s3.cluster.node_client import NodeClient
+from wsgi_s3.model import errors
+
+pytestmark = pytest.mark.slow
+
+
+def body(key: str, round_: int) -> bytes:
+    return hashlib.sha256(f"{key}/{round_}".encode()).digest() * 300
+
+
+def holds(client: NodeClient, bucket: str, key: str, data: bytes | None) -> bool:
+    """Whether the node's latest version of the key has exactly `data` (None: it has none)."""
+    try:
+        version = client.get_version(bucket, key)
+    except errors.NotFound:
+        return data is None
+    if data is None or version.size != len(data):
+        return False
+    stream = client.read(version, 0, version.size)
+    try:
+        return b"".join(iter(lambda: stream.read(65536), b"")) == data
+    finally:
+        stream.close()
+
+
+def status(cluster: Cluster) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WSGI_S3_BACKEND_AUTH_TOKEN": CLUSTER_TOKEN}
+    nodes = ",".join(node.endpoint for node in cluster.nodes)
+    return subprocess.run(
+        [sys.executable, "-m", "wsgi_s3", "cluster", "status", "--nodes", nodes], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_node_killed_under_concurrent_writers_is_healed(tmp_path: Path, client_for):
+    cluster = make_cluster(tmp_path, gateway_flags=("--repair-interval", "2"))
+    cluster.start()
+    try:
+        s3 = client_for(cluster.gateway)
+        s3.create_bucket(Bucket="heal")
+        acknowledged: dict[str, bytes | None] = {}  # key -> what the last acknowledged write left
+        lock = threading.Lock()
+        stop = threading.Event()
+        failures: list[BaseException] = []
+
+        def writer(name: str) -> None:
+            client = client_for(cluster.gateway)
+            round_ = 0
+            while not stop.is_set():
+                key = f"{name}/{round_ % 7}"
+                try:
+                    if round_ % 5 == 4:
+                        client.delete_object(Bucket="heal", Key=key)
+                        result: bytes | None = None
+                    else:
+                        result = body(key, round_)
+                        client.put_object(Bucket="heal", Key=key, Body=result)
+                except BaseException as exc:  # noqa: BLE001 - every request must succeed: collected, then asserted
+                    failures.append(exc)
+                    return
+                with lock:
+                    acknowledged[key] = result
+                round_ += 1
+
+        threads = [threading.Thread(target=writer, args=(f"w{index}",)) for index in range(3)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1)
+        victim = cluster.nodes[0]
+        victim.kill()
+        # While it is down: reads, listings and a multipart upload keep working.
+        time.sleep(1)
+        upload = s3.create_multipart_upload(Bucket="heal", Key="multi")["UploadId"]
+        parts = [s3.upload_part(Bucket="heal", Key="multi", UploadId=upload, PartNumber=n, Body=bytes([n]) * (5 << 20)) for n in (1, 2)]
+        s3.complete_multipart_upload(
+            Bucket="heal", Key="multi", UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": part["ETag"]} for n, part in zip((1, 2), parts)]},
+        )
+        assert s3.get_object(Bucket="heal", Key="multi")["ContentLength"] == 10 << 20
+        assert s3.list_objects_v2(Bucket="heal")["KeyCount"] > 0
+        time.sleep(1)
+        victim.start()
+        time.sleep(1)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert not failures, failures
+        acknowledged["multi"] = bytes([1]) * (5 << 20) + bytes([2]) * (5 << 20)
+
+        clients = [NodeClient(node.endpoint, CLUSTER_TOKEN, connect_timeout=2, read_timeout=30) for node in cluster.nodes]
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                missing = [(client.url, key) for client in clients for key, data in acknowledged.items() if not holds(client, "heal", key, data)]
+                if not missing:
+                    break
+                assert time.monotonic() < deadline, f"not healed: {missing[:5]} ({len(missing)} in all)"
+                time.sleep(1)
+            # Nothing deleted is listed, everything acknowledged is.
+            listed = {item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="heal") for item in page.get("Contents", [])}
+            assert listed == {key for key, data in acknowledged.items() if data is not None}
+        finally:
+            for client in clients:
+                client.close()
+
+        def node_rows(report: subprocess.CompletedProcess) -> list[list[str]]:
+            return [line.split() for line in report.stdout.splitlines() if line.startswith("http")]
+
+        # Every node up, no hint left, and a pass recorded since the node came back.
+        deadline = time.monotonic() + 30
+        while True:
+            report = status(cluster)
+            if all(row[1:3] == ["up", "0"] and row[3] != "never" for row in node_rows(report)):
+                break
+            assert time.monotonic() < deadline, report.stdout + report.stderr
+            time.sleep(1)
+        assert report.returncode == 0 and len(node_rows(report)) == 3 and "last pass:" in report.stdout, report.stdout
+    finally:
+        cluster.stop()
+
+
+def test_cluster_status_names_a_node_that_is_down(tmp_path: Path):
+    cluster = make_cluster(tmp_path)
+    for node in cluster.nodes[1:]:
+        node.start()
+    try:
+        report = status(cluster)
+        assert report.returncode == 1
+        down = [line for line in report.stdout.splitlines() if cluster.nodes[0].endpoint in line]
+        assert down and " down " in down[0]
+        assert sum(" up " in line for line in report.stdout.splitlines()) == 2
+    finally:
+        cluster.stop()
