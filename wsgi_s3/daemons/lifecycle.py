@@ -12,10 +12,10 @@ One place does the work: the lease is one process's per data directory (embedded
 (granted by a majority of the nodes, whichever gateway claims it first). The holder renews it
 with every batch, writing its progress (bucket and marker) into it, and stops when a renewal is
 refused; a successor (the same service restarted, or another gateway once the lease expired
-after `lifecycle_lease` seconds) resumes from that progress. A finished pass is recorded in the lease too, so the next one starts
-an interval later wherever it runs. Every action is safe to repeat (an expiration re-checks the
-version it removes; an abort of a gone upload is a no-op), so work done twice after a lease was
-lost late, or resumed from an older marker, changes nothing.
+after `lifecycle_lease` seconds) resumes from that progress. A finished pass is recorded in the
+lease too, so the next one starts an interval later wherever it runs. Every action is safe to
+repeat (an expiration re-checks the version it removes; an abort of a gone upload is a no-op), so
+work done twice after a lease was lost late, or resumed from an older marker, changes nothing.
 
 Throttled: `lifecycle_batch` keys (or uploads) per batch and a `lifecycle_pause_ms` pause between
 batches, in a process of its own (daemons/forked.py) at a lower CPU priority than the request workers.
