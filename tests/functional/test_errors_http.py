@@ -782,7 +782,7 @@ def test_method_not_allowed(server, s3, bucket, old, method, path):
     assert_intact(s3, bucket, old)
 
 
-@pytest.mark.parametrize(("method", "query"), [("PUT", "acl"), ("PUT", "tagging"), ("GET", "retention"), ("DELETE", "tagging")])
+@pytest.mark.parametrize(("method", "query"), [("PUT", "acl"), ("PUT", "retention"), ("GET", "retention"), ("DELETE", "legal-hold")])
 def test_unsupported_subresource_is_not_implemented(server, s3, bucket, old, method, query):
     resp = signed(method, object_url(server, bucket, old, query), b"<AccessControlPolicy/>" if method == "PUT" else b"")
     assert_error(resp, 501, "NotImplemented", f"/{bucket}/{old}")

@@ -57,6 +57,11 @@ OPERATIONS = [
     ("PUT", KEY, "", [], ["x-amz-meta-fuzz"], "data"),
     ("DELETE", KEY, "", [], [], ""),
     ("GET", None, "versioning=", [], [], ""),
+    ("PUT", "ten", "tagging=", ["versionId"], ["x-amz-checksum-crc32"], "xml"),
+    ("DELETE", "ten", "tagging=", ["versionId"], [], ""),
+    ("PUT", None, "tagging=", [], [], "xml"),
+    ("PUT", "put", "", [], ["x-amz-tagging"], "data"),
+    ("PUT", "copy", "", [], ["x-amz-copy-source", "x-amz-tagging-directive", "x-amz-tagging"], ""),
 ]
 # CreateBucket goes to a bucket of its own: the document's LocationConstraint is checked before the name exists or not.
 CREATE_BUCKET = ("PUT", None, "", [], [], "xml")
@@ -80,6 +85,9 @@ DOCUMENTS = st.one_of(
     st.tuples(st.lists(_OBJECT, max_size=4), _XML_TEXT).map(lambda d: "<Delete>" + "".join(d[0]) + f"<Quiet>{d[1]}</Quiet></Delete>"),
     _element("LocationConstraint", _XML_TEXT).map(lambda c: f"<CreateBucketConfiguration>{c}</CreateBucketConfiguration>"),
     st.text(_CHAR, max_size=60),
+    st.lists(st.tuples(_XML_TEXT, _XML_TEXT), max_size=12).map(
+        lambda tags: "<Tagging><TagSet>" + "".join(f"<Tag><Key>{k}</Key><Value>{v}</Value></Tag>" for k, v in tags) + "</TagSet></Tagging>"
+    ),
 ).map(str.encode)
 
 
@@ -106,7 +114,7 @@ def requests(draw) -> tuple[str, str, dict[str, str], bytes, str]:
             body = b"%x\r\n" % size + body + b"\r\n0\r\n\r\n"
             headers.update({"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": decoded})
             payload_hash = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-    if fixed == "delete=":
+    if fixed in ("delete=", "tagging="):
         headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
     path = f"/{bucket}/{quote(key, safe='/-_.~')}" if key else f"/{bucket}"
     target = path + ("?" + query if query else "")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload
 from wsgi_s3.node import protocol
 
 BLOB = "0123456789abcdef0123456789abcdef"
@@ -85,3 +85,14 @@ def test_record_fields_have_exact_types(size):
 
 def test_names_are_one_path_segment():
     assert protocol.path(protocol.OBJECT, bucket="b", key="../a/.?%") == "/v1/objects/b/%2E%2E%2Fa%2F%2E%3F%25"
+
+
+def test_tags_survive_the_trip_and_a_peer_without_tags_sends_none():
+    tags = ObjectTags("v1", 7, {"k": "v", "é": ""}, 9, "gw")
+    assert protocol.tags_from(json.loads(json.dumps(protocol.tags_json(tags)))) == tags
+    meta = ObjectMeta("e", tags={"a": "1"})
+    assert protocol.meta_from(protocol.meta_json(meta)) == meta
+    older = {name: value for name, value in protocol.meta_json(meta).items() if name != "tags"}
+    assert protocol.meta_from(older).tags == {}
+    with pytest.raises(protocol.BadRequest):
+        protocol.tags_from({**protocol.tags_json(tags), "tags": {"k": 1}})

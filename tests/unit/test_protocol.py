@@ -68,6 +68,11 @@ def test_names():
         ("POST", "b", "k", {"uploads": ""}, {}, "CreateMultipartUpload"),
         ("DELETE", "b", "k", {"uploadId": "u"}, {}, "AbortMultipartUpload"),
         ("GET", "b", "k", {"tagging": ""}, {}, "GetObjectTagging"),
+        ("PUT", "b", "k", {"tagging": ""}, {}, "PutObjectTagging"),
+        ("DELETE", "b", "k", {"tagging": ""}, {}, "DeleteObjectTagging"),
+        ("GET", "b", None, {"tagging": ""}, {}, "GetBucketTagging"),
+        ("PUT", "b", None, {"tagging": ""}, {}, "PutBucketTagging"),
+        ("DELETE", "b", None, {"tagging": ""}, {}, "DeleteBucketTagging"),
         ("GET", "b", "k", {"attributes": ""}, {}, "GetObjectAttributes"),
         ("GET", "b", None, {"acl": ""}, {}, "GetBucketAcl"),
         ("PUT", "b", None, {"acl": ""}, {}, "PutBucketAcl"),
@@ -81,7 +86,9 @@ def test_route_table(method, bucket, key, query, headers, name):
 
 def test_unserved_subresources_are_not_mistaken_for_plain_requests():
     with pytest.raises(errors.NotImplemented_):
-        resolve("PUT", "b", "k", {"tagging": ""}, {})
+        resolve("PUT", "b", "k", {"retention": ""}, {})
+    with pytest.raises(errors.NotImplemented_):
+        resolve("POST", "b", "k", {"tagging": ""}, {})
     with pytest.raises(errors.NotImplemented_):
         resolve("GET", "b", None, {"policy": ""}, {})
     with pytest.raises(errors.NotImplemented_):

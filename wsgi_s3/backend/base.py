@@ -66,6 +66,16 @@ class Backend(Protocol):
     def abort_upload(self, upload: Upload) -> None: ...
     def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]: ...
 
+    # object tags: they belong to one version, and an update of them makes no new version
+    def put_object_tags(self, version: ObjectVersion, tags: dict[str, str], stamp: VersionStamp) -> None:
+        """Replace the tags of exactly `version` (as head_object found it); `stamp` (of its version
+        id) orders this update among the updates of its tags. NotFound if it was deleted meanwhile."""
+        ...
+
+    def get_object_tags(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
+        """The tags of the latest version (possibly a delete marker: none) or of the one named."""
+        ...
+
     # leases of background work
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
         """Take or renew the lease `name` for `holder` for `ttl_ns` (granted when it is free, expired

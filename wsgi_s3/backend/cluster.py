@@ -37,6 +37,7 @@ from wsgi_s3.model.types import (
     ListEntry,
     ListPage,
     ObjectMeta,
+    ObjectTags,
     ObjectVersion,
     Part,
     Segment,
@@ -337,6 +338,25 @@ class ClusterBackend:
             if not merged or merged[-1].upload_id != upload.upload_id:
                 merged.append(upload)
         return merged
+
+    # object tags: on the object's owners; an update goes to W of them like a write, and a read
+    # answers the newest tag set of the newest version any owner has
+
+    def put_object_tags(self, version: ObjectVersion, tags: dict[str, str], stamp: VersionStamp) -> None:
+        update = ObjectTags(version.version_id, version.timestamp_ns, tags, stamp.timestamp_ns, stamp.origin)
+        owners = self._owners(version.bucket, version.key)
+        outcome = self._on(owners, lambda node: node.put_object_tags(version.bucket, version.key, update), need=self.write_quorum, settle=SETTLE)
+        self._acked(outcome, self.write_quorum)
+
+    def get_object_tags(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
+        # Read like head_object: at least R owners answer, found or not, and one that lacks the version does not hide it.
+        outcome = self._on(self._owners(bucket, key), lambda node: node.get_object_tags(bucket, key, version_id))
+        answers = len(outcome.results) + sum(isinstance(error, errors.NotFound) for error in outcome.errors.values())
+        if answers < self.read_quorum:
+            raise errors.Unavailable(f"{answers} of the {self.read_quorum} owners a read needs answered")
+        if not outcome.results:
+            raise outcome.failure()
+        return max(outcome.results.values(), key=ObjectTags.order).tags
 
     # leases of background work
 

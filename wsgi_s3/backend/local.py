@@ -11,6 +11,7 @@ from wsgi_s3.model.types import (
     ByteStream,
     ListPage,
     ObjectMeta,
+    ObjectTags,
     ObjectVersion,
     Part,
     Segment,
@@ -111,6 +112,15 @@ class LocalBackend:
 
     def list_uploads(self, bucket: str, key_marker: str, upload_id_marker: str, limit: int) -> list[Upload]:
         return self.store.list_uploads(bucket, key_marker, upload_id_marker, limit)
+
+    # object tags
+
+    def put_object_tags(self, version: ObjectVersion, tags: dict[str, str], stamp: VersionStamp) -> None:
+        update = ObjectTags(version.version_id, version.timestamp_ns, tags, stamp.timestamp_ns, stamp.origin)
+        self.store.put_object_tags(version.bucket, version.key, update)
+
+    def get_object_tags(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
+        return self.store.get_object_tags(bucket, key, version_id).tags
 
     # leases of background work
 

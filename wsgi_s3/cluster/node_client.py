@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 import urllib3
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload
 from wsgi_s3.node import protocol
 
 BLOCK = 256 * 1024  # bytes per send of a streamed body
@@ -258,6 +258,14 @@ class NodeClient:
 
     def put_state(self, name: str, document: str) -> None:
         self._request("PUT", protocol.path(protocol.STATE, name=name), document={"document": document})
+    # object tags
+
+    def put_object_tags(self, bucket: str, key: str, update: ObjectTags) -> None:
+        self._request("PUT", protocol.path(protocol.TAGS, bucket=bucket, key=key), document=protocol.tags_json(update))
+
+    def get_object_tags(self, bucket: str, key: str, version_id: str | None = None) -> ObjectTags:
+        query = {"version_id": version_id} if version_id is not None else None
+        return protocol.tags_from(self._json("GET", protocol.path(protocol.TAGS, bucket=bucket, key=key), query))
 
     # leases of background work
 

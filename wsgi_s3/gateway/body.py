@@ -11,9 +11,10 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import BinaryIO
 
-from wsgi_s3.model.types import ByteStream, ObjectMeta
+from wsgi_s3.model.types import BodySource, ByteStream, ObjectMeta
 from wsgi_s3.s3 import checksums, errors
 from wsgi_s3.s3.chunked import AwsChunkedReader
 from wsgi_s3.s3.numbers import INT64_MAX, parse_uint
@@ -258,3 +259,17 @@ def _checksum_algorithm(headers: Mapping[str, str], default: str) -> str:
     if announced and announced not in checksums.ALGORITHMS:
         raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
     return announced
+
+
+class TaggedBody:
+    """A BodySource whose new version carries object tags (x-amz-tagging, a copy's tags)."""
+
+    def __init__(self, body: BodySource, tags: dict[str, str]) -> None:
+        self.body = body
+        self.tags = tags
+
+    def read(self, size: int = -1) -> bytes:
+        return self.body.read(size)
+
+    def finish(self) -> ObjectMeta:
+        return replace(self.body.finish(), tags=self.tags)

@@ -11,6 +11,7 @@ from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway.auth import Authenticator
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.handlers import acl, attributes, buckets, lifecycle, listing, multipart, objects, service
+from wsgi_s3.gateway.handlers import tagging
 from wsgi_s3.model.versions import HybridClock
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.headers import from_wire
@@ -33,7 +34,7 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "PutObject": objects.put_object,
     "GetObject": objects.get_object,
     "HeadObject": objects.head_object,
-    "GetObjectTagging": objects.get_object_tagging,
+    "GetObjectTagging": tagging.get_object_tagging,
     "GetObjectAttributes": attributes.get_object_attributes,
     "GetObjectAcl": acl.get_object_acl,
     "PutObjectAcl": acl.put_object_acl,
@@ -47,6 +48,11 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "AbortMultipartUpload": multipart.abort_multipart_upload,
     "ListParts": multipart.list_parts,
     "ListMultipartUploads": multipart.list_multipart_uploads,
+    "PutObjectTagging": tagging.put_object_tagging,
+    "DeleteObjectTagging": tagging.delete_object_tagging,
+    "GetBucketTagging": tagging.get_bucket_tagging,
+    "PutBucketTagging": tagging.put_bucket_tagging,
+    "DeleteBucketTagging": tagging.delete_bucket_tagging,
     "PutBucketLifecycleConfiguration": lifecycle.put_bucket_lifecycle_configuration,
     "GetBucketLifecycleConfiguration": lifecycle.get_bucket_lifecycle_configuration,
     "DeleteBucketLifecycle": lifecycle.delete_bucket_lifecycle,

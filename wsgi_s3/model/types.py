@@ -34,6 +34,7 @@ class ObjectMeta:
     checksum_type: str = ""  # "FULL_OBJECT" or "COMPOSITE" when checksums are set
     part_sizes: tuple[int, ...] = ()  # sizes of the parts of a multipart object, in order
     part_checksums: tuple[str, ...] = ()  # the parts' checksums (the `checksums` algorithm), in order
+    tags: dict[str, str] = field(default_factory=dict)  # object tags: as written, or as an update set them since
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,23 @@ class ByteStream(Protocol):
     def read(self, size: int = -1) -> bytes: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ObjectTags:
+    """The tag set of one version as a store holds it. A tag update does not make a new version, so
+    it carries a stamp of its own; (version_ns, timestamp_ns, origin) orders the answers of several
+    stores: the newest write under the version id first (a null version is rewritten in place),
+    then the newest update of its tags (timestamp_ns 0: none, the tags it was written with)."""
+
+    version_id: str
+    version_ns: int  # the timestamp of the version these tags belong to
+    tags: dict[str, str]
+    timestamp_ns: int = 0
+    origin: str = ""
+
+    def order(self) -> tuple[int, int, str]:
+        return (self.version_ns, self.timestamp_ns, self.origin)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ def create_app(store: Store, token: str) -> falcon.App:
         protocol.HINTS_DROP: resources.HintsDrop,
         protocol.STATUS: resources.Status,
         protocol.STATE: resources.State,
+        protocol.TAGS.replace("{key}", "{key:path}"): resources.Tags,
         protocol.LEASE: resources.LeaseClaim,
     }
     for template, resource in routes.items():

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload
 
 PREFIX = "/v1"
 AUTH_HEADER = "Authorization"
@@ -46,6 +46,7 @@ HINTS = PREFIX + "/hints"  # POST add hints, GET the oldest
 HINTS_DROP = PREFIX + "/hints/drop"  # POST forget hints handed over
 STATUS = PREFIX + "/status"  # GET hints pending, last repair pass
 STATE = PREFIX + "/state/{name}"  # PUT a small document about the node
+TAGS = PREFIX + "/tags/{bucket}/{key}"  # GET a version's tags, PUT an update of them
 LEASE = PREFIX + "/leases/{name}"  # POST claim a lease of background work
 
 INT64_MAX = 2**63 - 1
@@ -177,6 +178,7 @@ def meta_json(meta: ObjectMeta) -> dict[str, Any]:
         "checksum_type": meta.checksum_type,
         "part_sizes": list(meta.part_sizes),
         "part_checksums": list(meta.part_checksums),
+        "tags": meta.tags,
     }
 
 
@@ -189,6 +191,8 @@ def meta_from(data: object) -> ObjectMeta:
         checksum_type=field(data, "checksum_type", str),
         part_sizes=tuple(_list(data, "part_sizes", int)),
         part_checksums=tuple(_list(data, "part_checksums", str)),
+        # A peer of the release before tags sends none.
+        tags=_strings(data, "tags") if isinstance(data, dict) and "tags" in data else {},
     )
 
 
@@ -397,6 +401,26 @@ def records(data: object, decode) -> list:
     if not isinstance(data, list):
         raise BadRequest("expected a list")
     return [decode(item) for item in data]
+
+
+def tags_json(tags: ObjectTags) -> dict[str, Any]:
+    return {
+        "version_id": tags.version_id,
+        "version_ns": tags.version_ns,
+        "tags": tags.tags,
+        "timestamp_ns": tags.timestamp_ns,
+        "origin": tags.origin,
+    }
+
+
+def tags_from(data: object) -> ObjectTags:
+    return ObjectTags(
+        version_id=field(data, "version_id", str),
+        version_ns=field(data, "version_ns", int),
+        tags=_strings(data, "tags"),
+        timestamp_ns=field(data, "timestamp_ns", int),
+        origin=field(data, "origin", str),
+    )
 
 
 def claim_json(holder: str, ttl_ns: int, state: str | None) -> dict[str, Any]:

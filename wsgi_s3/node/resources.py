@@ -289,6 +289,17 @@ class State(StoreResource):
         resp.status = falcon.HTTP_204
 
 
+class Tags(StoreResource):
+    """A version's tags (the latest's, or those of `version_id`), and updates of them."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        answer(resp, protocol.tags_json(self.store.get_object_tags(bucket, key, req.get_param("version_id"))))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        self.store.put_object_tags(bucket, key, protocol.tags_from(read_json(req)))
+        resp.status = falcon.HTTP_204
+
+
 class LeaseClaim(StoreResource):
     """Take, renew or give back a lease of background work, judged by this node's clock."""
 

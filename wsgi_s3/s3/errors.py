@@ -108,4 +108,9 @@ InternalError = _error("InternalError", 500, "We encountered an internal error. 
 NotImplemented_ = _error("NotImplemented", 501, "A header you provided implies functionality that is not implemented.")
 ServiceUnavailable = _error("ServiceUnavailable", 503, "Please reduce your request rate.")
 SlowDown = _error("SlowDown", 503, "Please reduce your request rate.")
+# tagging
+InvalidTag = _error(
+    "InvalidTag", 400, "The tag provided was not a valid tag. This error can occur if the tag did not pass input validation."
+)
+NoSuchTagSet = _error("NoSuchTagSet", 404, "The TagSet does not exist")
 NoSuchLifecycleConfiguration = _error("NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist")

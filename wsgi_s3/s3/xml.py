@@ -160,3 +160,19 @@ def parse_versioning(document: bytes) -> tuple[str | None, str | None]:
     if status not in (None, "Enabled", "Suspended") or mfa_delete not in (None, "Enabled", "Disabled"):
         raise errors.MalformedXML()
     return status, mfa_delete
+
+
+def parse_tagging(document: bytes) -> list[tuple[str, str]]:
+    """A Tagging document's (key, value) pairs as sent; s3/tagging.py checks them. A document without
+    a TagSet, or a Tag without its Key or Value, does not follow the schema."""
+    root = parse(document)
+    tag_set = root.find("TagSet")
+    if root.tag != "Tagging" or tag_set is None:
+        raise errors.MalformedXML()
+    pairs = []
+    for element in tag_set.findall("Tag"):
+        key, value = _text(element, "Key"), _text(element, "Value")
+        if key is None or value is None:
+            raise errors.MalformedXML()
+        pairs.append((key, value))
+    return pairs

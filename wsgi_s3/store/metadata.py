@@ -22,7 +22,7 @@ from dataclasses import asdict, replace
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.placement import object_position, stable_hash
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, Upload
 from wsgi_s3.model.versions import newer
 from wsgi_s3.store.busy import when_unlocked
 
@@ -148,6 +148,7 @@ class Metadata:
             # Its tombstones and configuration go with it: a bucket made again under the name starts afresh.
             conn.execute("DELETE FROM versions WHERE bucket = ?", (name,))
             conn.execute("DELETE FROM bucket_configs WHERE bucket = ?", (name,))
+            conn.execute("DELETE FROM object_tags WHERE bucket = ?", (name,))
             for (upload_id,) in conn.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,)).fetchall():
                 _drop_upload(conn, upload_id, keep=())
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
@@ -211,6 +212,10 @@ class Metadata:
         with self.write() as conn:
             old = _version_row(conn, bucket, key, version_id)
             _, applied = _insert_version(conn, tombstone, False, None)
+            if applied:  # its tags go with it
+                conn.execute(
+                    "DELETE FROM object_tags WHERE bucket = ? AND key = ? AND version_id = ? AND version_ns <= ?", (bucket, key, version_id, stamp)
+                )
         return old if applied and old is not None and not old.tombstone else None
 
     def reclaim_tombstones(self, stamped_before_ns: int, limit: int) -> int:
@@ -386,6 +391,42 @@ class Metadata:
             if row is None or tuple(row) != (bucket, key):
                 raise errors.NotFound("upload", upload_id)
             _drop_upload(conn, upload_id, keep=())
+
+    # object tags
+
+    def put_object_tags(self, bucket: str, key: str, update: ObjectTags) -> None:
+        """Replace the tags of the version `update` names (its id, as written at version_ns), unless
+        this store has a newer write under that id or a newer update of its tags. Kept for a version
+        not seen here yet, which may still arrive; NotFound if the version was deleted."""
+        with self.write() as conn:
+            _require_bucket(conn, bucket)
+            version = _version_row(conn, bucket, key, update.version_id)
+            if version is not None and version.tombstone and version.timestamp_ns >= update.version_ns:
+                raise errors.NotFound("version", key)
+            if version is not None and not version.tombstone and version.timestamp_ns > update.version_ns:
+                return  # the version was written again under its id since: these tags were its predecessor's
+            row = conn.execute(
+                "SELECT version_ns, timestamp_ns, origin FROM object_tags WHERE bucket = ? AND key = ? AND version_id = ?",
+                (bucket, key, update.version_id),
+            ).fetchone()
+            if row is not None and tuple(row) >= update.order():
+                return
+            conn.execute(
+                """INSERT OR REPLACE INTO object_tags (bucket, key, version_id, version_ns, tags, timestamp_ns, origin)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (bucket, key, update.version_id, update.version_ns, json.dumps(update.tags), update.timestamp_ns, update.origin),
+            )
+
+    def current_tags(self, version: ObjectVersion) -> ObjectTags:
+        """The tags of `version`: the last update of them, or those it was written with."""
+        rows = self.query(
+            "SELECT version_ns, tags, timestamp_ns, origin FROM object_tags WHERE bucket = ? AND key = ? AND version_id = ?",
+            (version.bucket, version.key, version.version_id),
+        )
+        if rows and rows[0][0] == version.timestamp_ns:
+            version_ns, tags, timestamp_ns, origin = rows[0]
+            return ObjectTags(version.version_id, version_ns, json.loads(tags), timestamp_ns, origin)
+        return ObjectTags(version.version_id, version.timestamp_ns, version.meta.tags)
 
     # leases
 

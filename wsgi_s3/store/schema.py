@@ -110,6 +110,22 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID
     """,
     """
+    -- Object tags set after their version was written (PutObjectTagging, DeleteObjectTagging: the
+    -- tags a version is written with are in its meta). One row per version id, for the version
+    -- written at version_ns (a null version is rewritten under the same id), with the update's own
+    -- stamp (timestamp_ns, origin), so that stores keep the newest update whatever the arrival order.
+    CREATE TABLE object_tags (
+        bucket        TEXT NOT NULL,
+        key           TEXT NOT NULL,
+        version_id    TEXT NOT NULL,
+        version_ns    INTEGER NOT NULL,
+        tags          TEXT NOT NULL,          -- JSON object, in the order given
+        timestamp_ns  INTEGER NOT NULL,
+        origin        TEXT NOT NULL,
+        PRIMARY KEY (bucket, key, version_id)
+    ) WITHOUT ROWID
+    """,
+    """
     -- Leases of background work (daemons/lifecycle.py): who does it until when, and how far it
     -- got, so that one process per cluster does it and a successor resumes where it stopped.
     CREATE TABLE leases (

@@ -14,9 +14,10 @@ before the response starts, so a GET is never cut short by a later delete or ove
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload
 from wsgi_s3.model.versions import now_ns
 from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
@@ -73,7 +74,10 @@ class Store:
                 self.blobs.remove([s.blob_id for s in version.segments])
 
     def get_version(self, bucket: str, key: str, version_id: str | None = None, *, tombstones: bool = False) -> ObjectVersion:
-        return self.meta.get_version(bucket, key, version_id, tombstones=tombstones)
+        """The version, with its tags as they are now (an update replaces those it was written with)."""
+        version = self.meta.get_version(bucket, key, version_id, tombstones=tombstones)
+        tags = self.meta.current_tags(version)
+        return version if tags.tags == version.meta.tags else replace(version, meta=replace(version.meta, tags=tags.tags))
 
     def read(self, version: ObjectVersion, start: int, length: int) -> BlobRange | SegmentsRange:
         """The range's files, all opened now; NotFound if the version's blobs were reclaimed already
@@ -147,6 +151,16 @@ class Store:
 
     def put_state(self, name: str, document: str) -> None:
         self.meta.put_state(name, document)
+
+    # object tags
+
+    def put_object_tags(self, bucket: str, key: str, update: ObjectTags) -> None:
+        """Replace a version's tags, unless a newer update is here (see Metadata.put_object_tags)."""
+        self.meta.put_object_tags(bucket, key, update)
+
+    def get_object_tags(self, bucket: str, key: str, version_id: str | None = None) -> ObjectTags:
+        """The tags of the latest version or the one named, with their place in history."""
+        return self.meta.current_tags(self.meta.get_version(bucket, key, version_id))
 
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
         """Take, renew (storing `state` when given) or with ttl 0 give back a lease of background

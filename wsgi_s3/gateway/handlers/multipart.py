@@ -20,6 +20,7 @@ from wsgi_s3.s3 import checksums, errors
 from wsgi_s3.s3.headers import content_headers, user_metadata
 from wsgi_s3.s3.names import encode_key
 from wsgi_s3.s3.numbers import INT32_MAX, INT64_MAX, MAX_PART_NUMBER, parse_part_number, parse_uint
+from wsgi_s3.s3.tagging import request_tags
 from wsgi_s3.s3.xml import iso8601, parse_complete_multipart, render
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -56,7 +57,9 @@ def create_multipart_upload(ctx: S3Context) -> None:
     if algorithm and algorithm not in checksums.ALGORITHMS:
         raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
     checksum_type = _checksum_type(algorithm, ctx.headers.get("x-amz-checksum-type", "").upper())
-    meta = ObjectMeta(etag="", content=content_headers(ctx.headers), user_meta=user_metadata(ctx.headers), checksum_type=checksum_type)
+    meta = ObjectMeta(
+        etag="", content=content_headers(ctx.headers), user_meta=user_metadata(ctx.headers), checksum_type=checksum_type, tags=request_tags(ctx.headers)
+    )
     upload = ctx.backend.create_upload(ctx.bucket, ctx.key, meta, algorithm)
     if algorithm:
         ctx.resp.set_header("x-amz-checksum-algorithm", algorithm)
@@ -134,6 +137,7 @@ def complete_multipart_upload(ctx: S3Context) -> None:
         part_sizes=tuple(part.size for part in chosen),
         # GetObjectAttributes lists them, so that SDKs can verify a multipart object part by part.
         part_checksums=tuple(part.checksums[upload.checksum_algorithm] for part in chosen) if found else (),
+        tags=upload.meta.tags,
     )
     version = ctx.backend.complete_upload(upload, chosen, meta, ctx.new_version(ctx.backend.get_bucket(ctx.bucket)))
     write_headers(ctx, version, etag=False)

@@ -1,4 +1,4 @@
-"""PutObject, GetObject, HeadObject, GetObjectTagging, DeleteObject, DeleteObjects, CopyObject."""
+"""PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, unquote
 
 import falcon
 
-from wsgi_s3.gateway.body import CopiedBody
+from wsgi_s3.gateway.body import CopiedBody, TaggedBody
 from wsgi_s3.gateway import versioning
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.errors import to_s3_error
@@ -19,6 +19,7 @@ from wsgi_s3.s3.conditions import NotModified, check_preconditions, parse_range
 from wsgi_s3.s3.headers import content_headers, http_date, response_overrides, to_wire, user_metadata
 from wsgi_s3.s3.names import check_bucket_name, check_key, check_version_id
 from wsgi_s3.s3.numbers import parse_part_number
+from wsgi_s3.s3.tagging import copy_tags, request_tags
 from wsgi_s3.s3.xml import iso8601, parse_delete, render
 
 
@@ -38,7 +39,8 @@ def write_headers(ctx: S3Context, version: ObjectVersion, *, etag: bool = True) 
 
 def put_object(ctx: S3Context) -> None:
     bucket = ctx.backend.get_bucket(ctx.bucket)  # before reading a body into a bucket that is not there
-    body = ctx.body(content=content_headers(ctx.headers), user_meta=user_metadata(ctx.headers))
+    tags = request_tags(ctx.headers)
+    body = TaggedBody(ctx.body(content=content_headers(ctx.headers), user_meta=user_metadata(ctx.headers)), tags)
     if_none_match = ctx.headers.get("if-none-match", "").strip()
     if if_none_match and if_none_match != "*":
         raise errors.NotImplemented_("If-None-Match on PUT supports only '*'.")
@@ -75,6 +77,8 @@ def _object_headers(ctx: S3Context, version: ObjectVersion) -> None:
         ctx.resp.set_header("x-amz-meta-" + name, to_wire(value))
     if version.meta.part_sizes:
         ctx.resp.set_header("x-amz-mp-parts-count", str(len(version.meta.part_sizes)))
+    if version.meta.tags:
+        ctx.resp.set_header("x-amz-tagging-count", str(len(version.meta.tags)))
     set_expiration_header(ctx, version)
 
 
@@ -124,14 +128,6 @@ def head_object(ctx: S3Context) -> None:
     _read_object(ctx, send_body=False)
 
 
-def get_object_tagging(ctx: S3Context) -> None:
-    # Tags cannot be set (PutObjectTagging is not implemented), so every object has none. aws-cli v2
-    # reads them before each multipart copy (`aws s3 cp`/`mv` between S3 locations) to copy them on.
-    version = find_version(ctx, ctx.bucket, ctx.key, check_version_id(ctx.query.get("versionId")))
-    ctx.set_headers(version_headers(version))
-    ctx.xml(render("Tagging", [("TagSet", [])]))
-
-
 def delete_object(ctx: S3Context) -> None:
     bucket = ctx.backend.get_bucket(ctx.bucket)
     result = versioning.delete(ctx.backend, bucket, ctx.key, check_version_id(ctx.query.get("versionId")), ctx.clock)
@@ -143,8 +139,13 @@ def delete_object(ctx: S3Context) -> None:
     ctx.resp.status = falcon.HTTP_204
 
 
-def delete_objects(ctx: S3Context) -> None:
+def require_content_checksum(ctx: S3Context) -> None:
+    """The documents S3 wants an integrity check of (Content-MD5 or any x-amz-checksum-*)."""
     checksums.require_integrity_header(ctx.headers)
+
+
+def delete_objects(ctx: S3Context) -> None:
+    require_content_checksum(ctx)
     targets, quiet = parse_delete(ctx.document())
     bucket = ctx.backend.get_bucket(ctx.bucket)
     results: list[tuple[str, list]] = []
@@ -205,8 +206,9 @@ def copy_object(ctx: S3Context) -> None:
     algorithm = ctx.headers.get("x-amz-checksum-algorithm", "").upper() or next(iter(source.meta.checksums), "")
     if algorithm and algorithm not in checksums.ALGORITHMS:
         raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
+    tags = copy_tags(ctx.headers, source.meta.tags)
     stamp = ctx.new_version(ctx.backend.get_bucket(ctx.bucket))
-    body = CopiedBody(ctx.backend.open_object(source, 0, source.size), content, user_meta, algorithm)
+    body = TaggedBody(CopiedBody(ctx.backend.open_object(source, 0, source.size), content, user_meta, algorithm), tags)
     version = ctx.backend.put_object(ctx.bucket, ctx.key, body, stamp)
     write_headers(ctx, version, etag=False)
     set_expiration_header(ctx, version)
