@@ -122,10 +122,15 @@ def test_objects_a_rule_will_expire_say_when(s3, bucket):
         datetime(2031, 2, 3, tzinfo=timezone.utc),
         "dated",
     )
-    # No rule expires these: another prefix, or a rule that needs tags (none are readable yet).
+    # No rule expires these: another prefix, or the rule's tags missing.
     for key in ("other", "logs/a"):
         assert "x-amz-expiration" not in s3.put_object(Bucket=bucket, Key=key, Body=b"xx")["ResponseMetadata"]["HTTPHeaders"]
         assert "Expiration" not in s3.head_object(Bucket=bucket, Key=key)
+    # The rule of logs/ needs the tag a=1 (and a size between 1 and 100): written with it, or set later.
+    tagged = s3.put_object(Bucket=bucket, Key="logs/tagged", Body=b"xx", Tagging="a=1")["ResponseMetadata"]["HTTPHeaders"]
+    assert expiry(tagged)[1] == "logs"
+    s3.put_object_tagging(Bucket=bucket, Key="logs/a", Tagging={"TagSet": [{"Key": "a", "Value": "1"}]})
+    assert expiry(s3.head_object(Bucket=bucket, Key="logs/a")["ResponseMetadata"]["HTTPHeaders"])[1] == "logs"
     copied = s3.copy_object(Bucket=bucket, Key="tmp/copy", CopySource={"Bucket": bucket, "Key": "other"})
     assert expiry(copied["ResponseMetadata"]["HTTPHeaders"])[1] == "tmp"
     upload = s3.create_multipart_upload(Bucket=bucket, Key="tmp/parts")["UploadId"]

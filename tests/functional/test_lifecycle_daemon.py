@@ -87,6 +87,7 @@ def test_rules_are_applied_once_and_what_they_do_not_match_is_kept(services, kin
         {"ID": "tmp", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled", "Expiration": {"Days": 1}},
         {"ID": "off", "Filter": {"Prefix": "keep/"}, "Status": "Disabled", "Expiration": {"Days": 1}},
         {"ID": "big", "Filter": {"ObjectSizeGreaterThan": 100}, "Status": "Enabled", "Expiration": {"Days": 2}},
+        {"ID": "tagged", "Filter": {"Tag": {"Key": "class", "Value": "temp"}}, "Status": "Enabled", "Expiration": {"Days": 1}},
         {"ID": "abort", "Filter": {"Prefix": "up/"}, "Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
     ]
     for bucket in ("plain", "versioned"):
@@ -96,20 +97,23 @@ def test_rules_are_applied_once_and_what_they_do_not_match_is_kept(services, kin
     for key in ("tmp/1", "tmp/2", "tmp/3", "tmp/4", "tmp/5", "keep/1", "small"):
         s3.put_object(Bucket="plain", Key=key, Body=b"x" * 10)
     s3.put_object(Bucket="plain", Key="large", Body=b"x" * 101)
+    s3.put_object(Bucket="plain", Key="tagged/yes", Body=b"x", Tagging="class=temp")
+    s3.put_object(Bucket="plain", Key="tagged/no", Body=b"x", Tagging="class=keep")
     s3.create_multipart_upload(Bucket="plain", Key="up/a")
     s3.create_multipart_upload(Bucket="plain", Key="other/b")
     version = s3.put_object(Bucket="versioned", Key="tmp/v", Body=b"kept as a version")["VersionId"]
 
-    wait_for(lambda: keys(s3, "plain") == ["keep/1", "small"] and uploads(s3, "plain") == ["other/b"] and keys(s3, "versioned") == [])
+    wait_for(lambda: keys(s3, "plain") == ["keep/1", "small", "tagged/no"] and uploads(s3, "plain") == ["other/b"] and keys(s3, "versioned") == [])
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket="versioned", Key="tmp/v")
     assert exc.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
     assert s3.get_object(Bucket="versioned", Key="tmp/v", VersionId=version)["Body"].read() == b"kept as a version"
-    # Each expiration was done once, by one daemon, in every mode: five tmp/ keys, the large one, tmp/v.
+    # Each expiration was done once, by one daemon, in every mode: five tmp/ keys, the large one, the
+    # tagged one, tmp/v.
     time.sleep(2)  # two more passes: none of them may expire anything again
     lines = expired_lines(endpoints)
     assert sorted(re.search(r"expired (\S+) ", line).group(1) for line in lines) == [
-        "plain/large", "plain/tmp/1", "plain/tmp/2", "plain/tmp/3", "plain/tmp/4", "plain/tmp/5", "versioned/tmp/v",
+        "plain/large", "plain/tagged/yes", "plain/tmp/1", "plain/tmp/2", "plain/tmp/3", "plain/tmp/4", "plain/tmp/5", "versioned/tmp/v",
     ]
 
 

@@ -12,7 +12,7 @@ from wsgi_s3.daemons.lifecycle import COUNTERS, LifecycleDaemon, Schedule, Stopp
 from wsgi_s3.gateway import versioning
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import ObjectMeta
-from wsgi_s3.model.versions import HybridClock
+from wsgi_s3.model.versions import HybridClock, VersionStamp
 from wsgi_s3.s3 import lifecycle
 from wsgi_s3.s3.lifecycle import Filter, Rule
 from wsgi_s3.store.store import Store
@@ -88,6 +88,17 @@ def test_an_overwrite_after_the_listing_is_kept(backend):
     put(backend, "b", "tmp/a", b"new")
     assert not versioning.expire(backend, backend.get_bucket("b"), listed, CLOCK)
     assert backend.head_object("b", "tmp/a").size == 3 and backend.head_object("b", "tmp/a").timestamp_ns > listed.timestamp_ns
+
+
+def test_a_tag_rule_expires_the_objects_that_carry_its_tags(backend):
+    bucket_with(backend, "t", [Rule("tagged", True, Filter("", tags=(("class", "temp"),)), expiration_days=1)])
+    for key in ("temp", "kept", "retagged"):
+        put(backend, "t", key)
+    for key, value in (("temp", "temp"), ("kept", "keep")):
+        version = backend.head_object("t", key)
+        backend.put_object_tags(version, {"class": value, "other": "x"}, VersionStamp(version.version_id, CLOCK.stamp(), CLOCK.origin))
+    assert daemon(backend).run_objects()
+    assert keys(backend, "t") == ["kept", "retagged"]
 
 
 def test_a_date_rule_expires_everything_it_matches_from_that_day(backend):

@@ -219,9 +219,14 @@ class LifecycleDaemon:
             yield
 
     def _expire(self, bucket: BucketInfo, rules: list[Rule], entry: ListEntry) -> None:
-        # Tag conditions match nothing yet: object tags are not readable through the Backend.
+        now = self.now_ns()
         found = lifecycle.current_expiration(rules, entry.key, entry.size, entry.timestamp_ns, None)
-        if found is None or found[0] > self.now_ns():
+        if (found is None or found[0] > now) and lifecycle.uses_tags(rules):
+            # Only now is it worth reading its tags; they are the latest version's, and the check
+            # below makes sure that is still the version listed.
+            tags = self.backend.get_object_tags(bucket.name, entry.key)
+            found = lifecycle.current_expiration(rules, entry.key, entry.size, entry.timestamp_ns, tags)
+        if found is None or found[0] > now:
             return
         try:
             current = self.backend.head_object(bucket.name, entry.key)

@@ -341,6 +341,11 @@ def loads(document: str) -> list[Rule]:
 # evaluation
 
 
+def uses_tags(rules: list[Rule]) -> bool:
+    """Whether judging an object by `rules` needs its tags (fetched only then: it costs a read)."""
+    return any(rule.enabled and rule.filter.tags for rule in rules)
+
+
 def current_expiration(rules: list[Rule], key: str, size: int, created_ns: int, tags: Mapping[str, str] | None) -> tuple[int, Rule] | None:
     """(when, rule) of the earliest expiration of a current version by an enabled rule, if any."""
     found: tuple[int, Rule] | None = None

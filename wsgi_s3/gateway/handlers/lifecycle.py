@@ -38,13 +38,14 @@ def delete_bucket_lifecycle(ctx: S3Context) -> None:
 
 
 def set_expiration_header(ctx: S3Context, version: ObjectVersion) -> None:
-    """x-amz-expiration on a current version that an enabled rule will expire. Tag conditions
-    match no object yet: object tags are not readable through the Backend."""
+    """x-amz-expiration on a current version that an enabled rule will expire."""
     if not version.is_latest or version.delete_marker:
         return
     document = ctx.backend.get_bucket_config(version.bucket, KIND)
     if document is None:
         return
-    value = lifecycle.expiration_header(lifecycle.loads(document), version.key, version.size, version.timestamp_ns, None)
+    rules = lifecycle.loads(document)
+    tags = ctx.backend.get_object_tags(version.bucket, version.key, version.version_id) if lifecycle.uses_tags(rules) else None
+    value = lifecycle.expiration_header(rules, version.key, version.size, version.timestamp_ns, tags)
     if value is not None:
         ctx.resp.set_header("x-amz-expiration", value)
