@@ -51,6 +51,9 @@ def _add_server_flags(parser: argparse.ArgumentParser, s3: bool = True) -> None:
         parser.add_argument("--region", help="region reported to clients (default us-east-1)")
         parser.add_argument("--access-key", dest="access_key", help="root access key (or AWS_ACCESS_KEY_ID)")
         parser.add_argument("--secret-key", dest="secret_key", help="root secret key (or AWS_SECRET_ACCESS_KEY)")
+        parser.add_argument(
+            "--auth-token", dest="auth_token", help="a bearer token with every permission (prefer WSGI_S3_AUTH_TOKEN: `ps` shows flags)"
+        )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -149,23 +152,15 @@ def node(args: argparse.Namespace) -> int:
 
 
 def credentials_command(args: argparse.Namespace) -> int:
-    from wsgi_s3.gateway.auth import PERMISSIONS, Credential, CredentialStore, generate_credential
+    """Credentials of the cluster when nodes are configured, else of the credentials file."""
+    from wsgi_s3.admin import credentials as admin
 
     settings = _settings(args)
-    store = CredentialStore(settings.credentials_path)  # the file only: the configured root key is not listed
-    if args.action == "create":
-        permissions = frozenset(p.strip() for p in args.permissions.split(",") if p.strip())
-        unknown = permissions - set(PERMISSIONS) - {"*"}
-        if unknown:
-            print(f"wsgi-s3: unknown permissions {sorted(unknown)}; use {', '.join(PERMISSIONS)} or *", file=sys.stderr)
-            return 2
-        fresh = generate_credential()
-        store.add(Credential(fresh.access_key, fresh.secret_key, permissions))
-        print(f"Access Key: {fresh.access_key}\nSecret Key: {fresh.secret_key}")
-    else:
-        for credential in store.all():
-            print(f"{credential.access_key}\t{','.join(sorted(credential.permissions))}")
-    return 0
+    try:
+        return admin.run(settings, args)
+    except admin.AdminError as error:
+        print(f"wsgi-s3: {error}", file=sys.stderr)
+        return 2
 
 
 def cluster_command(args: argparse.Namespace) -> int:
@@ -243,10 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     gateway_parser.add_argument("--repair-interval", dest="repair_interval", type=int, help="seconds between anti-entropy passes (default 300)")
     gateway_parser.add_argument("--repair-batch", dest="repair_batch", type=int, help="records compared per request of a pass (default 100)")
     gateway_parser.set_defaults(run=gateway)
-    creds = commands.add_parser("credentials", help="manage access keys")
-    creds.add_argument("action", choices=("create", "list"))
-    creds.add_argument("--permissions", default="*", help="comma-separated: read, write, delete or * (default *)")
+    creds = commands.add_parser("credentials", help="manage access keys: create NAME PERMS, list, show NAME, rotate NAME, revoke NAME")
+    creds.add_argument("action", choices=("create", "list", "show", "rotate", "revoke"))
+    creds.add_argument("name", nargs="?", help="the credential's name (show, rotate and revoke also take its access key)")
+    creds.add_argument("permissions", nargs="?", default="*", help="create: comma-separated read, write, delete, or * (default *)")
+    creds.add_argument("--buckets", default="", help="create: only these buckets, b1,b2 (default: all)")
+    creds.add_argument("--prefixes", default="", help="create: only keys starting with these, p1/,p2/ (default: all)")
+    creds.add_argument("--token", action="store_true", help="create: also issue a bearer token (only its SHA-256 is stored)")
     _add_server_flags(creds)
+    creds.add_argument("--nodes", help="keep the credentials in this cluster (URL,...), as its gateways read them")
+    creds.add_argument("--backend-auth-token", dest="backend_auth_token", help="the nodes' cluster token (prefer WSGI_S3_BACKEND_AUTH_TOKEN)")
     creds.set_defaults(run=credentials_command)
     cluster = commands.add_parser("cluster", help="the cluster as its nodes see it")
     cluster.add_argument("action", choices=("status",))

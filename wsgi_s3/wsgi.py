@@ -10,7 +10,7 @@ from wsgi_s3.backend.base import Backend
 from wsgi_s3.backend.local import LocalBackend
 from wsgi_s3.config import Settings
 from wsgi_s3.gateway.app import create_app
-from wsgi_s3.gateway.auth import Authenticator, credential_store
+from wsgi_s3.gateway.auth import Authenticator, SharedCredentials, credential_store
 from wsgi_s3.node.app import create_app as create_node_app
 from wsgi_s3.store.store import Store
 
@@ -27,11 +27,13 @@ def embedded_app(settings: Settings | None = None) -> falcon.App:
 def gateway_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 gateway`: the S3 gateway over the storage nodes, replicated N/W/R."""
     settings = settings or Settings.from_env()
-    return _s3_app(settings, cluster_backend(settings))
+    backend = cluster_backend(settings)
+    # Credentials created in the cluster (`wsgi-s3 credentials ... --nodes`) are seen by every gateway.
+    return _s3_app(settings, backend, SharedCredentials(backend))
 
 
 def cluster_backend(settings: Settings) -> ClusterBackend:
-    """The gateway's backend over its nodes (for its workers and for its repairer)."""
+    """The ClusterBackend over the configured nodes: the gateway's workers, its repairer and `wsgi-s3 credentials` use it."""
     from wsgi_s3.backend.cluster import ClusterBackend
     from wsgi_s3.cluster.node_client import NodeClient
     from wsgi_s3.cluster.ring import Ring, parse_nodes
@@ -44,9 +46,9 @@ def cluster_backend(settings: Settings) -> ClusterBackend:
     return ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum, settings.tombstone_grace)
 
 
-def _s3_app(settings: Settings, backend: Backend) -> falcon.App:
+def _s3_app(settings: Settings, backend: Backend, shared: SharedCredentials | None = None) -> falcon.App:
     authenticator = Authenticator(
-        credential_store(settings.credentials_path, settings.access_key, settings.secret_key),
+        credential_store(settings.credentials_path, settings.access_key, settings.secret_key, settings.auth_token, shared),
         settings.region if settings.enforce_region else None,
         settings.allow_anonymous,
     )

@@ -70,7 +70,7 @@ def test_seed_style_flags_and_ini_file(tmp_path):
 def test_credentials_create_with_permissions(start_server):
     server = start_server()
     out = subprocess.run(
-        [sys.executable, "-m", "wsgi_s3", "credentials", "create", "--permissions", "read", "--data-dir", str(server.data_dir)],
+        [sys.executable, "-m", "wsgi_s3", "credentials", "create", "reader", "read", "--data-dir", str(server.data_dir)],
         capture_output=True,
         text=True,
         check=True,
@@ -85,7 +85,7 @@ def test_credentials_create_with_permissions(start_server):
     listed = subprocess.run(
         [sys.executable, "-m", "wsgi_s3", "credentials", "list", "--data-dir", str(server.data_dir)], capture_output=True, text=True, check=True
     ).stdout
-    assert f"{access_key}\tread" in listed
+    assert f"reader\t{access_key}\tread\t*\t*" in listed
 
 
 def test_allow_anonymous_reads_objects_only(start_server, tmp_path):

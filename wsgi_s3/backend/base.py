@@ -76,9 +76,21 @@ class Backend(Protocol):
         """The tags of the latest version (possibly a delete marker: none) or of the one named."""
         ...
 
+    # documents every gateway shares (the credentials), kept as configuration of SHARED_BUCKET
+    def get_shared_document(self, name: str) -> str | None:
+        """The newest document of that name, None if there is none."""
+        ...
+
+    def put_shared_document(self, name: str, document: str) -> None: ...
+
     # leases of background work
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
         """Take or renew the lease `name` for `holder` for `ttl_ns` (granted when it is free, expired
         or already `holder`'s), storing `state` with it when given; a ttl of 0 gives it back.
         Returns the state its holders left ("" before any) when granted, None when another holds it."""
         ...
+
+
+# Where shared documents live: no S3 bucket name starts with ".", so no client can create, list or
+# reach it (dispatch answers NoSuchBucket, ListBuckets leaves it out).
+SHARED_BUCKET = ".wsgi-s3"

@@ -14,6 +14,7 @@ and repairs the key in the background, and the gateway's anti-entropy pass finds
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 import uuid
 from itertools import islice
@@ -23,6 +24,7 @@ from typing import TypeVar
 
 import gevent
 
+from wsgi_s3.backend.base import SHARED_BUCKET
 from wsgi_s3.backend.listing import list_page
 from wsgi_s3.cluster.fanout import Outcome, fanout
 from wsgi_s3.cluster.node_client import NodeClient
@@ -358,6 +360,41 @@ class ClusterBackend:
             raise outcome.failure()
         return max(outcome.results.values(), key=ObjectTags.order).tags
 
+    # shared documents: on every node, as bucket configuration of SHARED_BUCKET, stamped so that
+    # the newest wins (a node that missed a revoke must not bring a credential back)
+
+    def get_shared_document(self, name: str) -> str | None:
+        return self._newest_shared(name)[1]
+
+    def _newest_shared(self, name: str) -> tuple[int, str | None]:
+        def read(node: NodeClient) -> tuple[int, str | None]:
+            try:
+                stamped = node.get_bucket_config(SHARED_BUCKET, name)
+            except errors.NotFound:  # a node that never had one
+                return 0, None
+            return (0, None) if stamped is None else _unstamp(stamped)
+
+        # Enough nodes that at least one of them acknowledged the last write (W of all nodes).
+        outcome = self._on(self.nodes, read)
+        if len(outcome.results) < len(self.nodes) - self.write_quorum + 1:
+            raise outcome.failure()
+        return max(outcome.results.values(), key=lambda answer: answer[0])
+
+    def put_shared_document(self, name: str, document: str) -> None:
+        # Later than the newest stamp, even from a host whose clock is behind the last writer's:
+        # a revoke must never lose to the write it undoes.
+        stamp = max(now_ns(), self._newest_shared(name)[0] + 1)
+        stamped = json.dumps({"stamp_ns": stamp, "document": document})
+
+        def write(node: NodeClient) -> None:
+            try:
+                node.create_bucket(SHARED_BUCKET, "", "wsgi-s3")
+            except errors.AlreadyExists:
+                pass
+            node.put_bucket_config(SHARED_BUCKET, name, stamped)
+
+        self._acked(self._on(self.nodes, write), self.write_quorum)
+
     # leases of background work
 
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
@@ -401,3 +438,8 @@ def _entry_of(version: ObjectVersion) -> ListEntry:
         version.key, version.timestamp_ns, meta.etag, version.size, tuple(meta.checksums), meta.checksum_type, version.delete_marker,
         version.version_id,
     )
+
+
+def _unstamp(stamped: str) -> tuple[int, str]:
+    record = json.loads(stamped)
+    return record["stamp_ns"], record["document"]

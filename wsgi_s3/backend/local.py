@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from wsgi_s3.backend.base import SHARED_BUCKET
 from wsgi_s3.backend.listing import list_page
+from wsgi_s3.model import errors
 from wsgi_s3.model.types import (
     BodySource,
     BucketInfo,
@@ -121,6 +123,21 @@ class LocalBackend:
 
     def get_object_tags(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
         return self.store.get_object_tags(bucket, key, version_id).tags
+
+    # documents every gateway shares (the credentials)
+
+    def get_shared_document(self, name: str) -> str | None:
+        try:
+            return self.store.get_bucket_config(SHARED_BUCKET, name)
+        except errors.NotFound:
+            return None
+
+    def put_shared_document(self, name: str, document: str) -> None:
+        try:
+            self.store.create_bucket(SHARED_BUCKET, "", "wsgi-s3")
+        except errors.AlreadyExists:
+            pass
+        self.store.put_bucket_config(SHARED_BUCKET, name, document)
 
     # leases of background work
 

@@ -116,19 +116,20 @@ class S3Dispatcher:
             SignedRequest(req.method, raw_path, pairs, {name: from_wire(value) for name, value in headers.items()}),
             bucket if virtual else None,
         )
-        try:
-            self.authenticator.authorize(principal, operation, query)
-        except errors.AccessDenied:
-            # S3 says that a bucket does not exist before it says who may not use it.
-            if bucket and operation.name != "CreateBucket":
-                self.backend.get_bucket(bucket)
-            raise
-        if bucket and operation.name != "CreateBucket":
-            # An invalid name can name no existing bucket.
+        named = bool(bucket) and operation.name != "CreateBucket"
+        if named:
+            # An invalid name can name no existing bucket (nor the internal ones, named ".…").
             try:
                 check_bucket_name(bucket)
             except errors.InvalidBucketName:
                 raise errors.NoSuchBucket(BucketName=bucket) from None
+        try:
+            self.authenticator.authorize(principal, operation, query, bucket, key)
+        except errors.AccessDenied:
+            # S3 says that a bucket does not exist before it says who may not use it.
+            if named:
+                self.backend.get_bucket(bucket)
+            raise
         if key:
             check_key(key)
         if operation.name in acl.OPERATIONS_WITH_ACL:

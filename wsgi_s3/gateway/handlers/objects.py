@@ -152,6 +152,7 @@ def delete_objects(ctx: S3Context) -> None:
     for target in targets:
         try:
             check_key(target.key)
+            ctx.principal.check_key(ctx.bucket, target.key)
             check_version_id(target.version_id)
             result = versioning.delete(ctx.backend, bucket, target.key, target.version_id, ctx.clock)
         except (errors.S3Error, storage.StorageError) as exc:
@@ -182,6 +183,7 @@ def parse_copy_source(header: str) -> tuple[str, str, str | None]:
 def copy_source(ctx: S3Context) -> ObjectVersion:
     """The source version of a copy, with x-amz-copy-source-if-* checked against it."""
     bucket, key, version_id = parse_copy_source(ctx.headers["x-amz-copy-source"])
+    ctx.principal.check_key(bucket, key)  # before the source is looked at: a refusal tells nothing of it
     source = find_version(ctx, bucket, key, version_id)
     check_preconditions(ctx.headers, source.etag, source.timestamp_ns, prefix="x-amz-copy-source-")
     return source

@@ -11,9 +11,12 @@ def owner_fields(access_key: str) -> list[tuple[str, str]]:
 
 
 def list_buckets(ctx: S3Context) -> None:
-    caller = ctx.principal.credential.access_key if ctx.principal.credential else "anonymous"
+    credential = ctx.principal.credential
+    caller = credential.access_key if credential else "anonymous"
     buckets = [
         ("Bucket", [("Name", b.name), ("CreationDate", iso8601(b.created_ns)), ("BucketRegion", b.region)])
         for b in ctx.backend.list_buckets()
+        # Internal buckets (no S3 name starts with "."), and those outside a scoped key's buckets, are not shown.
+        if not b.name.startswith(".") and (credential is None or credential.covers_bucket(b.name))
     ]
     ctx.xml(render("ListAllMyBucketsResult", [("Owner", owner_fields(caller)), ("Buckets", buckets)]))
