@@ -60,6 +60,9 @@ class Server:
         env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "WSGI_S3_"))}
         if self.root_key:
             env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
+        # Many servers share this host (and other checkouts' test runs): none takes the default metrics
+        # port 9091; a test that scrapes one gives its server a free port of its own.
+        env["WSGI_S3_METRICS_LISTEN"] = "off"
         env.update(self.env)
         command = [sys.executable, "-m", "wsgi_s3", self.command, "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)]
         log = open(self.log_path, "ab")

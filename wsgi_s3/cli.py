@@ -1,4 +1,4 @@
-"""The `wsgi-s3` command: serve | node | credentials | ring.
+"""The `wsgi-s3` command: serve | gateway | node | config | credentials | ring.
 
 The seed's single-dash Go-style flags are accepted as written (`-listen=:9000 -data=./data`).
 """
@@ -9,10 +9,11 @@ import argparse
 import os
 import re
 import sys
+from dataclasses import fields
 
 from wsgi_s3 import __version__
 from wsgi_s3.cluster.ring import DEFAULT_VNODES, Ring, parse_nodes
-from wsgi_s3.config import SETTINGS_ENV, Settings, load
+from wsgi_s3.config import ENV_ALIASES, MODES, ConfigError, Settings, is_secret, resolve, sample_ini, settings_for
 
 # Go-style flag names of the seed mapped to ours.
 _SEED_FLAGS = {"data": "data-dir", "log_level": "log-level", "aws_access_key": "access-key", "aws_secret_key": "secret-key", "aws_region": "region"}
@@ -36,45 +37,51 @@ def translate_seed_flags(argv: list[str]) -> list[str]:
     return ([mode] if mode else []) + out
 
 
-def _add_server_flags(parser: argparse.ArgumentParser, s3: bool = True) -> None:
-    """The flags of a service; `s3`: with those of a service that S3 clients talk to (not a node)."""
-    parser.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:9000; ':9000' means all interfaces)")
-    parser.add_argument("--data-dir", "--data", dest="data_dir", help="data directory (default ./data)")
-    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
+# Flags besides --name-of-the-setting: the seed's -data, -w and -r.
+_FLAG_ALIASES = {"data_dir": ("--data",), "write_quorum": ("-w",), "read_quorum": ("-r",)}
+
+
+def _add_server_flags(parser: argparse.ArgumentParser, mode: str | None = "serve") -> None:
+    """--config and a flag for every setting a `mode` service reads (None: every service's)."""
     parser.add_argument("--config", action="append", default=[], help="ini file (repeatable; later files win)")
-    parser.add_argument("--certfile", help="TLS certificate (PEM) to serve https directly")
-    parser.add_argument("--keyfile", help="TLS private key (PEM)")
-    parser.add_argument("--log-level", dest="log_level", help="debug, info, warning or error")
-    parser.add_argument("--gunicorn-config", dest="gunicorn_config", help="gunicorn config file (default: packaged)")
-    if s3:
-        parser.add_argument("--domain", help="domain for virtual-hosted-style requests (<bucket>.<domain>)")
-        parser.add_argument("--region", help="region reported to clients (default us-east-1)")
-        parser.add_argument("--access-key", dest="access_key", help="root access key (or AWS_ACCESS_KEY_ID)")
-        parser.add_argument("--secret-key", dest="secret_key", help="root secret key (or AWS_SECRET_ACCESS_KEY)")
-        parser.add_argument(
-            "--auth-token", dest="auth_token", help="a bearer token with every permission (prefer WSGI_S3_AUTH_TOKEN: `ps` shows flags)"
-        )
+    for f in fields(Settings):
+        if not f.metadata["modes"] or (mode is not None and mode not in f.metadata["modes"]):
+            continue
+        text = f.metadata["doc"] + f" (default: {f.default!r})"
+        if f.metadata["secret"]:
+            text += " A secret: `ps` shows flags to every user; prefer an ini file or WSGI_S3_" + f.name.upper() + "."
+        parser.add_argument("--" + f.name.replace("_", "-"), *_FLAG_ALIASES.get(f.name, ()), dest=f.name, help=text.replace("%", "%%"))
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    flag_names = (
-        "listen", "data_dir", "workers", "certfile", "keyfile", "domain", "region", "log_level", "access_key", "secret_key",
-        "gunicorn_config", "auth_token", "nodes", "replicas", "write_quorum", "read_quorum", "backend_auth_token",
-        "repair_interval", "repair_batch",
-    )
-    flags = {name: getattr(args, name) for name in flag_names if getattr(args, name, None) is not None}
-    settings = load(flags, args.config)
+    """The settings of this command line, resolved from flags, environment, ini files and defaults."""
+    return _resolve(args)[0]
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
+    flags = {f.name: getattr(args, f.name) for f in fields(Settings) if getattr(args, f.name, None) is not None}
+    settings, origins = resolve(flags, args.config)
     settings.data_dir = os.path.abspath(settings.data_dir)
+    return settings, origins
+
+
+def _service_settings(args: argparse.Namespace) -> Settings:
+    """The settings of a service, checked as a whole (ConfigError if it cannot work); also what a reload re-reads."""
+    settings = _settings(args)
+    problem = _cluster_problem(settings) if settings.mode == "gateway" else None
+    if settings.mode == "node" and not settings.auth_token:
+        problem = "a node needs the cluster token: WSGI_S3_AUTH_TOKEN, auth_token in an ini file, or --auth-token"
+    if bool(settings.access_key) != bool(settings.secret_key):  # half a root key would sign with an empty secret
+        problem = "set both the access key and the secret key, or neither"
+    if problem:
+        raise ConfigError(problem)
     return settings
 
 
 def _root_key(settings: Settings) -> int:
-    """Refuse half a key pair; without any key, create one and print it once. 0 if all is well."""
+    """Without any key (and no anonymous access), create one and print it once. 0 if all is well."""
     from wsgi_s3.gateway.auth import credential_store, generate_credential
 
-    if bool(settings.access_key) != bool(settings.secret_key):
-        print("wsgi-s3: set both the access key and the secret key, or neither", file=sys.stderr)
-        return 2
     credentials = credential_store(settings.credentials_path, settings.access_key, settings.secret_key)
     if not len(credentials) and not settings.allow_anonymous:
         root = generate_credential()
@@ -91,12 +98,11 @@ def serve(args: argparse.Namespace) -> int:
     from wsgi_s3.server import run_gunicorn
     from wsgi_s3.store.blobs import make_private_dirs
 
-    settings = _settings(args)
+    settings = _service_settings(args)
     make_private_dirs(settings.data_dir)  # the service's own: mode 0700
     if _root_key(settings):
         return 2
-    os.environ[SETTINGS_ENV] = settings.to_env()
-    return run_gunicorn(settings, "wsgi_s3.wsgi:embedded_app")
+    return run_gunicorn(settings, "wsgi_s3.wsgi:embedded_app", lambda: _service_settings(args))
 
 
 def gateway(args: argparse.Namespace) -> int:
@@ -104,17 +110,11 @@ def gateway(args: argparse.Namespace) -> int:
     from wsgi_s3.server import run_gunicorn
     from wsgi_s3.store.blobs import make_private_dirs
 
-    settings = _settings(args)
-    settings.mode = "gateway"
-    problem = _cluster_problem(settings)
-    if problem:
-        print(f"wsgi-s3: {problem}", file=sys.stderr)
-        return 2
+    settings = _service_settings(args)
     make_private_dirs(settings.data_dir)
     if _root_key(settings):
         return 2
-    os.environ[SETTINGS_ENV] = settings.to_env()
-    return run_gunicorn(settings, "wsgi_s3.wsgi:gateway_app")
+    return run_gunicorn(settings, "wsgi_s3.wsgi:gateway_app", lambda: _service_settings(args))
 
 
 def _cluster_problem(settings: Settings) -> str | None:
@@ -141,14 +141,9 @@ def node(args: argparse.Namespace) -> int:
     from wsgi_s3.server import run_gunicorn
     from wsgi_s3.store.blobs import make_private_dirs
 
-    settings = _settings(args)
-    settings.mode = "node"
-    if not settings.auth_token:
-        print("wsgi-s3: a node needs the cluster token: WSGI_S3_AUTH_TOKEN, auth_token in an ini file, or --auth-token", file=sys.stderr)
-        return 2
+    settings = _service_settings(args)
     make_private_dirs(settings.data_dir)
-    os.environ[SETTINGS_ENV] = settings.to_env()  # the workers' copy; the environment is not shown by `ps`
-    return run_gunicorn(settings, "wsgi_s3.wsgi:node_app")
+    return run_gunicorn(settings, "wsgi_s3.wsgi:node_app", lambda: _service_settings(args))
 
 
 def credentials_command(args: argparse.Namespace) -> int:
@@ -219,25 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="embedded single-node S3 server (gateway and store in one service)")
     _add_server_flags(serve_parser)
-    serve_parser.set_defaults(run=serve)
+    serve_parser.set_defaults(run=serve, mode="serve")
     node_parser = commands.add_parser("node", help="storage node: the cluster's internal API over one data directory")
-    _add_server_flags(node_parser, s3=False)
-    node_parser.add_argument(
-        "--auth-token", dest="auth_token", help="cluster token (prefer WSGI_S3_AUTH_TOKEN or an ini file: `ps` shows flags)"
-    )
-    node_parser.set_defaults(run=node)
+    _add_server_flags(node_parser, "node")
+    node_parser.set_defaults(run=node, mode="node")
     gateway_parser = commands.add_parser("gateway", help="S3 gateway of a cluster: places and replicates objects on storage nodes")
-    _add_server_flags(gateway_parser)
-    gateway_parser.add_argument("--nodes", help="storage nodes, URL[=WEIGHT],... e.g. http://10.0.0.1:9001,http://10.0.0.2:9001")
-    gateway_parser.add_argument("--replicas", type=int, help="owners of each object, N (default 3)")
-    gateway_parser.add_argument("-w", "--write-quorum", dest="write_quorum", type=int, help="commits before a write is acknowledged, W (default 2)")
-    gateway_parser.add_argument("-r", "--read-quorum", dest="read_quorum", type=int, help="owners a read asks, R (default 1)")
-    gateway_parser.add_argument(
-        "--backend-auth-token", dest="backend_auth_token", help="the nodes' cluster token (prefer WSGI_S3_BACKEND_AUTH_TOKEN or an ini file)"
-    )
-    gateway_parser.add_argument("--repair-interval", dest="repair_interval", type=int, help="seconds between anti-entropy passes (default 300)")
-    gateway_parser.add_argument("--repair-batch", dest="repair_batch", type=int, help="records compared per request of a pass (default 100)")
-    gateway_parser.set_defaults(run=gateway)
+    _add_server_flags(gateway_parser, "gateway")
+    gateway_parser.set_defaults(run=gateway, mode="gateway")
     creds = commands.add_parser("credentials", help="manage access keys: create NAME PERMS, list, show NAME, rotate NAME, revoke NAME")
     creds.add_argument("action", choices=("create", "list", "show", "rotate", "revoke"))
     creds.add_argument("name", nargs="?", help="the credential's name (show, rotate and revoke also take its access key)")
@@ -262,9 +245,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ring.add_argument("keys", nargs="*", metavar="KEY", help="bucket/key to place (without: print each node's share)")
     ring.set_defaults(run=ring_command)
+    config = commands.add_parser("config", help="print the effective settings and their sources, or a sample ini file")
+    config.add_argument("action", choices=("show", "sample"))
+    config.add_argument("--mode", choices=MODES, help="the service whose settings to print (default: S3_MODE, else serve)")
+    _add_server_flags(config, None)
+    config.set_defaults(run=config_command)
     return parser
 
 
+def config_command(args: argparse.Namespace) -> int:
+    """`config show`: each setting of the service, its value (secrets masked) and where it came from;
+    `config sample`: the commented ini file of the service (conf/<mode>.ini is this output)."""
+    settings, origins = _resolve(args)
+    if args.action == "sample":
+        print(sample_ini(settings.mode), end="")
+        return 0
+    print(f"; wsgi-s3 {settings.mode}: effective settings and where each came from (mode: {origins['mode']})")
+    for f in settings_for(settings.mode):
+        value = getattr(settings, f.name)
+        shown = "********" if is_secret(f.name) and value else str(value).lower() if isinstance(value, bool) else str(value)
+        print(f"{f.name} = {shown}".ljust(48) + f" ; {origins[f.name]}")
+    return 0
+
+
+def _with_mode(argv: list[str]) -> list[str]:
+    """The seed runs the service S3_MODE names when the command line names none."""
+    mode = os.environ.get(ENV_ALIASES["mode"])
+    if mode and not any(arg in MODES or arg in ("config", "credentials", "ring") for arg in argv) and "--version" not in argv:
+        return [mode, *argv]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(translate_seed_flags(sys.argv[1:] if argv is None else argv))
-    sys.exit(args.run(args))
+    args = build_parser().parse_args(_with_mode(translate_seed_flags(sys.argv[1:] if argv is None else argv)))
+    try:
+        sys.exit(args.run(args))
+    except ConfigError as exc:
+        print(f"wsgi-s3: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -18,7 +18,7 @@ from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.workers.ggevent import GeventWorker
 
 from wsgi_s3.gateway.errors import error_document
-from wsgi_s3.gateway.middleware import new_request_id
+from wsgi_s3.observability.logs import new_request_id
 from wsgi_s3.s3 import errors
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import falcon
 
+from wsgi_s3 import __version__
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.backend.local import LocalBackend
-from wsgi_s3.config import Settings
+from wsgi_s3.config import Settings, active
 from wsgi_s3.gateway.app import create_app
 from wsgi_s3.gateway.auth import Authenticator, SharedCredentials, credential_store
 from wsgi_s3.node.app import create_app as create_node_app
+from wsgi_s3.observability.metrics import StoreCollector, counted
+from wsgi_s3.observability.status import StatusEndpoints
 from wsgi_s3.store.store import Store
 
 if TYPE_CHECKING:
@@ -20,16 +24,17 @@ if TYPE_CHECKING:
 
 def embedded_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 serve`: the S3 gateway over a Store in this process."""
-    settings = settings or Settings.from_env()
-    return _s3_app(settings, LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout)))
+    settings = settings or active()
+    store = Store(settings.data_dir, lock_timeout=settings.lock_timeout)
+    return _s3_app(settings, LocalBackend(store), lambda: [counted(), StoreCollector(store.stats)])
 
 
 def gateway_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 gateway`: the S3 gateway over the storage nodes, replicated N/W/R."""
-    settings = settings or Settings.from_env()
+    settings = settings or active()
     backend = cluster_backend(settings)
     # Credentials created in the cluster (`wsgi-s3 credentials ... --nodes`) are seen by every gateway.
-    return _s3_app(settings, backend, SharedCredentials(backend))
+    return _s3_app(settings, backend, lambda: [counted()], SharedCredentials(backend))
 
 
 def cluster_backend(settings: Settings) -> ClusterBackend:
@@ -46,16 +51,42 @@ def cluster_backend(settings: Settings) -> ClusterBackend:
     return ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum, settings.tombstone_grace)
 
 
-def _s3_app(settings: Settings, backend: Backend, shared: SharedCredentials | None = None) -> falcon.App:
+def _s3_app(
+    settings: Settings, backend: Backend, collectors: Callable[[], list[object]], shared: SharedCredentials | None = None
+) -> falcon.App:
+    """`collectors`: what its /metrics exports, made afresh for each scrape."""
     authenticator = Authenticator(
         credential_store(settings.credentials_path, settings.access_key, settings.secret_key, settings.auth_token, shared),
         settings.region if settings.enforce_region else None,
         settings.allow_anonymous,
     )
-    return create_app(backend, authenticator, domain=settings.domain, region=settings.region)
+    status = StatusEndpoints(
+        backend.ready,
+        collectors,
+        _about(settings),
+        health_access=settings.health_access,
+        status_access=settings.status_access,
+        token=settings.status_token,
+    )
+    return create_app(backend, authenticator, domain=settings.domain, region=settings.region, status=status)
+
+
+def _about(settings: Settings) -> dict[str, object]:
+    """What /debug/vars says of the service besides its metrics (nothing secret: no settings, no command line)."""
+    return {"version": __version__, "role": settings.mode}
 
 
 def node_app(settings: Settings | None = None) -> falcon.App:
     """`wsgi-s3 node`: a storage node's internal API over a Store in this process."""
-    settings = settings or Settings.from_env()
-    return create_node_app(Store(settings.data_dir, lock_timeout=settings.lock_timeout), settings.auth_token)
+    settings = settings or active()
+    store = Store(settings.data_dir, lock_timeout=settings.lock_timeout)
+    # A node's /metrics and /debug/* need the cluster token, unless the operator opened them.
+    status = StatusEndpoints(
+        store.check_writable,
+        lambda: [StoreCollector(store.stats)],
+        _about(settings),
+        health_access=settings.health_access,
+        status_access="open" if settings.status_access == "open" else "token",
+        token=settings.auth_token,
+    )
+    return create_node_app(store, settings.auth_token, status)

@@ -69,3 +69,14 @@ def test_a_bug_in_a_call_propagates():
 
     with pytest.raises(KeyError):
         fanout(["a", "b"], call)
+
+
+def test_calls_run_in_the_callers_context():
+    """So that what a node call logs carries the id of the request it serves."""
+    from wsgi_s3.observability.logs import REQUEST_ID
+
+    REQUEST_ID.set("REQ1")
+    try:
+        assert fanout(["a", "b"], lambda name: REQUEST_ID.get()).results == {"a": "REQ1", "b": "REQ1"}
+    finally:
+        REQUEST_ID.set("")

@@ -83,6 +83,11 @@ class Backend(Protocol):
 
     def put_shared_document(self, name: str, document: str) -> None: ...
 
+    # observability
+    def ready(self) -> None:
+        """Raise unless writes can succeed now (the store is writable; enough nodes for the write quorum answer)."""
+        ...
+
     # leases of background work
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
         """Take or renew the lease `name` for `holder` for `ttl_ns` (granted when it is free, expired

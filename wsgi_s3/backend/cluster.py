@@ -395,6 +395,10 @@ class ClusterBackend:
 
         self._acked(self._on(self.nodes, write), self.write_quorum)
 
+    def ready(self) -> None:
+        """Enough nodes answer that they are ready for a write to reach its quorum."""
+        self._acked(self._on(self.nodes, lambda node: node.ready(), self.write_quorum), self.write_quorum)
+
     # leases of background work
 
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:

@@ -139,6 +139,9 @@ class LocalBackend:
             pass
         self.store.put_bucket_config(SHARED_BUCKET, name, document)
 
+    def ready(self) -> None:
+        self.store.check_writable()
+
     # leases of background work
 
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:

@@ -8,6 +8,7 @@ still running when a quorum is met go on in the background: a write's last repli
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -69,7 +70,8 @@ def fanout(targets: Iterable[K], call: Callable[[K], T], need: int | None = None
     if not targets:
         return outcome
     for target in targets:
-        gevent.spawn(run, target)
+        # In a copy of the caller's context: a node call's log lines carry the request's id.
+        gevent.spawn(contextvars.copy_context().run, run, target)
     done.wait()
     if pending and settle and not bug:
         all_done.wait(settle)

@@ -267,6 +267,16 @@ class NodeClient:
         query = {"version_id": version_id} if version_id is not None else None
         return protocol.tags_from(self._json("GET", protocol.path(protocol.TAGS, bucket=bucket, key=key), query))
 
+    def ready(self) -> None:
+        """Raise Unavailable unless the node answers that it is ready (its store writable, not draining).
+        Asked with short timeouts: a readiness probe must not hang on a dead node."""
+        try:
+            response = self.pool.urlopen("GET", protocol.READY, headers=self.headers, timeout=urllib3.Timeout(connect=1.0, read=2.0))
+        except urllib3.exceptions.HTTPError as exc:
+            raise errors.Unavailable(f"node {self.url}: {exc}") from None
+        if response.status != 200:
+            raise errors.Unavailable(f"node {self.url}: not ready ({response.status})")
+
     # leases of background work
 
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:

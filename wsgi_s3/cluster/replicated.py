@@ -9,6 +9,7 @@ at most owners x QUEUE_DEPTH blocks whatever the body's size, and an owner that 
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -83,7 +84,8 @@ def stream_to(clients: Mapping[str, NodeClient], body: BodySource) -> Outcome[st
         finally:
             feeds[url].drop()
 
-    workers = [gevent.spawn(stage, url) for url in clients]
+    # Each in a copy of the caller's context: what a stage logs carries the request's id.
+    workers = [gevent.spawn(contextvars.copy_context().run, stage, url) for url in clients]
     try:
         while True:
             block = body.read(BLOCK)

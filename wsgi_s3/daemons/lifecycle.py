@@ -285,16 +285,6 @@ def daemon_for(settings: Settings) -> LifecycleDaemon:
         clock_offset=settings.lifecycle_clock_offset,
         lease=settings.lifecycle_lease,
     )
-    if min(schedule.interval, schedule.upload_interval, schedule.batch, schedule.lease) < 1 or min(schedule.mp_ttl, schedule.pause) < 0:
-        raise ValueError(
-            "lifecycle_interval, mp_sweep_interval, lifecycle_batch and lifecycle_lease must be at least 1, "
-            "mp_ttl and lifecycle_pause_ms not negative"
-        )
-    if not logging.getLogger().handlers:  # what it did is worth a line even where nothing set up logging
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(settings.log_level.upper())
     if settings.mode == "gateway":
         from wsgi_s3.wsgi import cluster_backend
 

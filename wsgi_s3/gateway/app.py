@@ -8,11 +8,15 @@ from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway import errors
 from wsgi_s3.gateway.auth import Authenticator
 from wsgi_s3.gateway.dispatch import S3Dispatcher
-from wsgi_s3.gateway.middleware import Health, RequestId
+from wsgi_s3.gateway.extensions.metrics import MeteredBackend
+from wsgi_s3.gateway.middleware import Observe
+from wsgi_s3.observability.status import StatusEndpoints
 
 
-def create_app(backend: Backend, authenticator: Authenticator, *, domain: str, region: str) -> falcon.App:
-    app = falcon.App(middleware=[RequestId(), Health(backend.list_buckets)], cors_enable=False)
+def create_app(backend: Backend, authenticator: Authenticator, *, domain: str, region: str, status: StatusEndpoints) -> falcon.App:
+    """`status` answers /health, /ready, /metrics and /debug/* (observability/status.py)."""
+    backend = MeteredBackend(backend)
+    app = falcon.App(middleware=[Observe(), status], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = False
     app.req_options.auto_parse_form_urlencoded = False
     # S3 sends no Content-Type on bodiless answers (PutObject, DeleteObject); Falcon would say JSON.

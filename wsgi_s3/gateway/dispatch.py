@@ -116,6 +116,7 @@ class S3Dispatcher:
             SignedRequest(req.method, raw_path, pairs, {name: from_wire(value) for name, value in headers.items()}),
             bucket if virtual else None,
         )
+        req.context["principal"] = principal  # for the access log and the auth metrics
         named = bool(bucket) and operation.name != "CreateBucket"
         if named:
             # An invalid name can name no existing bucket (nor the internal ones, named ".…").

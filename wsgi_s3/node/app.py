@@ -10,6 +10,7 @@ import falcon
 
 from wsgi_s3.model import errors
 from wsgi_s3.node import protocol, resources
+from wsgi_s3.observability.status import StatusEndpoints
 from wsgi_s3.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,9 @@ def handle(req: falcon.Request, resp: falcon.Response, exc: Exception, params: d
     resp.text = json.dumps(body)
 
 
-def create_app(store: Store, token: str) -> falcon.App:
-    app = falcon.App(middleware=[RequireToken(token)], cors_enable=False)
+def create_app(store: Store, token: str, status: StatusEndpoints) -> falcon.App:
+    """`status` answers /health, /ready (open to probes), /metrics and /debug/* before the token check."""
+    app = falcon.App(middleware=[status, RequireToken(token)], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = False  # "a/" and "a" are different keys
     app.req_options.auto_parse_form_urlencoded = False
     routes = {

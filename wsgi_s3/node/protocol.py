@@ -422,6 +422,8 @@ def tags_from(data: object) -> ObjectTags:
         origin=field(data, "origin", str),
     )
 
+READY = "/ready"  # GET: 200 when the node's store is writable and it is not draining (no token needed)
+
 
 def claim_json(holder: str, ttl_ns: int, state: str | None) -> dict[str, Any]:
     return {"holder": holder, "ttl_ns": ttl_ns, "state": state}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 import uuid
 import zlib
 from typing import BinaryIO, Protocol
@@ -102,6 +103,12 @@ class BlobFiles:
                 opened.close()
             raise
         return ranges[0] if len(ranges) == 1 else SegmentsRange(ranges)
+
+    def check_writable(self) -> None:
+        """Raise OSError unless a file can be created where blobs are staged (a read-only or full disk)."""
+        fd, path = tempfile.mkstemp(dir=self.tmp_dir, suffix=".probe")
+        os.close(fd)
+        os.unlink(path)
 
 
 class BlobRange:

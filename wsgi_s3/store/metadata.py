@@ -428,6 +428,19 @@ class Metadata:
             return ObjectTags(version.version_id, version_ns, json.loads(tags), timestamp_ns, origin)
         return ObjectTags(version.version_id, version.timestamp_ns, version.meta.tags)
 
+    # observability
+
+    def stats(self) -> tuple[int, int, int]:
+        """(live object versions, their bytes, uploads in progress); one scan of each table."""
+        [(objects, size)] = self.query("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM versions WHERE delete_marker = 0 AND tombstone = 0")
+        [(uploads,)] = self.query("SELECT COUNT(*) FROM uploads")
+        return objects, size, uploads
+
+    def check_writable(self) -> None:
+        conn = self.conn
+        self._begin(conn)
+        conn.execute("ROLLBACK")
+
     # leases
 
     def claim_lease(self, name: str, holder: str, now_ns: int, ttl_ns: int, state: str | None) -> Lease | None:

@@ -162,6 +162,20 @@ class Store:
         """The tags of the latest version or the one named, with their place in history."""
         return self.meta.current_tags(self.meta.get_version(bucket, key, version_id))
 
+    # observability
+
+    def stats(self) -> dict[str, int]:
+        """What this store holds, for its metrics: object versions (no delete markers), their bytes,
+        multipart uploads in progress, and the data directory's file system."""
+        objects, size, uploads = self.meta.stats()
+        disk = os.statvfs(self.data_dir)
+        return {"objects": objects, "bytes": size, "uploads": uploads, "disk_free": disk.f_bavail * disk.f_frsize, "disk_total": disk.f_blocks * disk.f_frsize}
+
+    def check_writable(self) -> None:
+        """Raise unless a write could succeed now: SQLite takes its write lock, the blob area takes a file."""
+        self.meta.check_writable()
+        self.blobs.check_writable()
+
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
         """Take, renew (storing `state` when given) or with ttl 0 give back a lease of background
         work, judged by this node's clock: see Metadata.claim_lease."""
