@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import urllib3
 from botocore.exceptions import ClientError
 
 from tests.conftest import CLUSTER_TOKEN, Server, free_port, make_client, make_cluster
@@ -115,6 +116,27 @@ def test_rules_are_applied_once_and_what_they_do_not_match_is_kept(services, kin
     assert sorted(re.search(r"expired (\S+) ", line).group(1) for line in lines) == [
         "plain/large", "plain/tagged/yes", "plain/tmp/1", "plain/tmp/2", "plain/tmp/3", "plain/tmp/4", "plain/tmp/5", "versioned/tmp/v",
     ]
+
+
+def test_what_the_daemon_did_is_on_the_metrics_port(services):
+    port = free_port()
+    (server,) = services("embedded", WSGI_S3_METRICS_LISTEN=f"127.0.0.1:{port}", WSGI_S3_MP_TTL="1h")
+    s3 = make_client(server.endpoint)
+    s3.create_bucket(Bucket="metered")
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="metered", LifecycleConfiguration={"Rules": [{"ID": "all", "Filter": {}, "Status": "Enabled", "Expiration": {"Days": 1}}]}
+    )
+    for size in (3, 4):
+        s3.put_object(Bucket="metered", Key=f"k{size}", Body=b"x" * size)
+    s3.create_multipart_upload(Bucket="metered", Key="abandoned")  # three days old by the daemon's clock
+
+    def metric(name: str) -> float:
+        text = urllib3.request("GET", f"http://127.0.0.1:{port}/metrics").data.decode()
+        values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")]
+        return values[0] if values else 0.0
+
+    wait_for(lambda: metric("s3_lifecycle_expired_objects_total") == 2 and metric("s3_lifecycle_aborted_uploads_total") == 1)
+    assert metric("s3_lifecycle_expired_bytes_total") == 7
 
 
 def test_a_killed_service_resumes_its_pass_where_it_stopped(services):

@@ -37,6 +37,7 @@ from wsgi_s3.gateway import versioning
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, ListEntry, Upload
 from wsgi_s3.model.versions import HybridClock
+from wsgi_s3.observability import metrics
 from wsgi_s3.s3 import lifecycle
 from wsgi_s3.s3.lifecycle import DAY_NS, Rule
 
@@ -47,12 +48,23 @@ CONFIG_KIND = "lifecycle"
 
 @dataclass
 class Counters:
-    """What this process's daemon did since it started: the one place metrics read them from."""
+    """What this process's daemon did since it started (for its log lines); each count also goes
+    to its Prometheus counter (observability/metrics.py), summed over processes on /metrics."""
 
     objects_expired: int = 0
     bytes_expired: int = 0
     uploads_aborted: int = 0
     passes: int = 0
+
+    def expired(self, size: int) -> None:
+        self.objects_expired += 1
+        self.bytes_expired += size
+        metrics.LIFECYCLE_EXPIRED_OBJECTS.inc()
+        metrics.LIFECYCLE_EXPIRED_BYTES.inc(size)
+
+    def aborted(self) -> None:
+        self.uploads_aborted += 1
+        metrics.LIFECYCLE_ABORTED_UPLOADS.inc()
 
 
 COUNTERS = Counters()
@@ -235,8 +247,7 @@ class LifecycleDaemon:
         if current.delete_marker or current.timestamp_ns != entry.timestamp_ns:
             return  # deleted or overwritten since it was listed: judged again at the next pass
         if versioning.expire(self.backend, bucket, current, self.clock):
-            COUNTERS.objects_expired += 1
-            COUNTERS.bytes_expired += current.size
+            COUNTERS.expired(current.size)
             log.info("lifecycle: expired %s/%s (%d bytes) by rule %r", bucket.name, current.key, current.size, found[1].id)
 
     # abandoned multipart uploads
@@ -269,7 +280,7 @@ class LifecycleDaemon:
             self.backend.abort_upload(upload)
         except errors.NotFound:
             return  # completed or aborted meanwhile
-        COUNTERS.uploads_aborted += 1
+        COUNTERS.aborted()
         log.info("lifecycle: aborted upload %s of %s/%s", upload.upload_id, upload.bucket, upload.key)
 
 

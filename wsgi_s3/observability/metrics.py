@@ -268,3 +268,13 @@ def metrics_port_app(collectors: Callable[[], list[object]], about: dict[str, ob
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
     return app
+
+
+# the lifecycle daemon (daemons/lifecycle.py), counted in its own process
+LIFECYCLE_EXPIRED_OBJECTS = Counter(
+    "s3_lifecycle_expired_objects", "Current versions expired by lifecycle rules (deleted, or hidden by a delete marker)"
+)
+LIFECYCLE_EXPIRED_BYTES = Counter("s3_lifecycle_expired_bytes", "Bytes of the versions expired by lifecycle rules")
+LIFECYCLE_ABORTED_UPLOADS = Counter(
+    "s3_lifecycle_aborted_uploads", "Multipart uploads aborted by AbortIncompleteMultipartUpload rules or mp_ttl"
+)
