@@ -65,10 +65,14 @@ def _fork_repairer(server, settings) -> None:
 
     from wsgi_s3.daemons.forked import fork_loop
     from wsgi_s3.daemons.repair import Repairer
-    from wsgi_s3.wsgi import cluster_backend
+
+    def make_backend():
+        from wsgi_s3.wsgi import cluster_backend  # in the repairer's process, on its first round
+
+        return cluster_backend(settings)
 
     origin = f"{socket.gethostname()}:{settings.listen}"
-    repairer = Repairer(cluster_backend(settings), settings.repair_interval, settings.repair_batch, origin)
+    repairer = Repairer(make_backend, settings.repair_interval, settings.repair_batch, origin)
     server.repairer_pid, server.repairer_stop = fork_loop(repairer.tick, repairer.run_once, "repair")
 
 

@@ -170,3 +170,27 @@ def test_bucket_records_follow_the_majority_of_nodes(cluster: ClusterBackend, se
     cluster.healer.repair_buckets()
     assert "deleted-while-away" not in {bucket.name for bucket in away.list_buckets()}
     assert "made-while-away" in {bucket.name for bucket in away.list_buckets()}
+
+
+def test_a_bucket_being_deleted_refuses_new_objects_until_reopened(cluster: ClusterBackend, servers: list[Server], bucket: str):
+    for server in servers:
+        node(cluster, server).close_bucket(bucket, 30)
+    with pytest.raises(errors.Busy):
+        put(cluster, bucket, "k", b"refused: the bucket is closing")
+    for server in servers:
+        assert not _holds(node(cluster, server), bucket, "k")
+    for server in servers:
+        node(cluster, server).reopen_bucket(bucket)
+    put(cluster, bucket, "k", b"accepted again")
+    assert read(cluster, cluster.head_object(bucket, "k")) == b"accepted again"
+
+
+def test_a_failed_delete_bucket_reopens_it(cluster: ClusterBackend, bucket: str):
+    put(cluster, bucket, "k", b"not empty")
+    with pytest.raises(errors.NotEmpty):
+        cluster.delete_bucket(bucket)
+    put(cluster, bucket, "k2", b"the bucket takes writes again")
+    cluster.delete_version(bucket, "k", stamp())
+    cluster.delete_version(bucket, "k2", stamp())
+    cluster.delete_bucket(bucket)
+    assert all(bucket not in {info.name for info in client.list_buckets()} for client in cluster.clients.values())

@@ -4,17 +4,19 @@ back. What each node holds afterwards is checked through the nodes' own API."""
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import subprocess
 import sys
 import threading
 import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLUSTER_TOKEN, Cluster, make_cluster
+from tests.conftest import CLUSTER_TOKEN, Cluster, Server, free_port, make_cluster
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.model import errors
 
@@ -146,4 +148,75 @@ def test_cluster_status_names_a_node_that_is_down(tmp_path: Path):
         assert down and " down " in down[0]
         assert sum(" up " in line for line in report.stdout.splitlines()) == 2
     finally:
+        cluster.stop()
+
+
+def skewed(gateway: Server, base: Path, offset: str) -> Server:
+    """Another gateway like `gateway`, whose clocks are `offset` off (libfaketime; the monotonic clock
+    too, or Python's sleeps, which wait for an absolute monotonic time, would be refused)."""
+    (library,) = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+    env = {**gateway.env, "LD_PRELOAD": library, "FAKETIME": offset}
+    return Server(base, free_port(), gateway.extra_args, command="gateway", env=env)
+
+
+def records(client: NodeClient, bucket: str, key: str) -> list[tuple]:
+    return [(r.version_id, r.timestamp_ns, r.origin, r.tombstone, r.delete_marker) for r in client.key_history(bucket, key, 100)]
+
+
+def test_writes_through_gateways_with_skewed_clocks_end_the_same_on_every_node(tmp_path: Path, client_for):
+    cluster = make_cluster(tmp_path, gateway_flags=("--repair-interval", "2"))
+    cluster.start()
+    behind = skewed(cluster.gateway, tmp_path / "behind", "-30s")
+    behind.start()
+    try:
+        ahead_s3, behind_s3 = client_for(cluster.gateway), client_for(behind)
+        ahead_s3.create_bucket(Bucket="skew")
+        dates = [parsedate_to_datetime(s3.list_buckets()["ResponseMetadata"]["HTTPHeaders"]["date"]) for s3 in (ahead_s3, behind_s3)]
+        assert 20 <= (dates[0] - dates[1]).total_seconds() <= 40  # the second gateway's clock really is behind
+        acknowledged: set[bytes] = set()
+        victim = cluster.nodes[2]
+
+        def write(s3, who: str) -> None:
+            for index in range(15):
+                data = f"{who}-{index}".encode()
+                s3.put_object(Bucket="skew", Key="same-key", Body=data)
+                acknowledged.add(data)
+                if index % 3 == 0:
+                    s3.delete_object(Bucket="skew", Key="raced")  # a delete racing the other gateway's write
+                else:
+                    s3.put_object(Bucket="skew", Key="raced", Body=data)
+
+        threads = [threading.Thread(target=write, args=(s3, who)) for s3, who in ((ahead_s3, "ahead"), (behind_s3, "behind"))]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        victim.kill()  # one owner misses part of the race
+        for thread in threads:
+            thread.join(timeout=120)
+        victim.start()
+
+        clients = [NodeClient(node.endpoint, CLUSTER_TOKEN, connect_timeout=2, read_timeout=30) for node in cluster.nodes]
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                held = [[records(client, "skew", key) for key in ("same-key", "raced")] for client in clients]
+                if held[0] == held[1] == held[2]:
+                    break
+                assert time.monotonic() < deadline, held
+                time.sleep(1)
+        finally:
+            for client in clients:
+                client.close()
+        # One state, whichever gateway is asked: the newest stamp wins on every node.
+        same = {s3.get_object(Bucket="skew", Key="same-key")["Body"].read() for s3 in (ahead_s3, behind_s3)}
+        assert len(same) == 1 and same <= acknowledged
+        raced = set()
+        for s3 in (ahead_s3, behind_s3):
+            try:
+                raced.add(s3.get_object(Bucket="skew", Key="raced")["Body"].read())
+            except s3.exceptions.NoSuchKey:
+                raced.add(None)
+        assert len(raced) == 1
+    finally:
+        behind.stop()
         cluster.stop()

@@ -53,6 +53,7 @@ T = TypeVar("T")
 # (Swift's post_quorum_timeout): in a healthy cluster every owner then has it, and a read right
 # after sees it on all of them; a dead or slow owner delays a write by this much at most.
 SETTLE = 0.5
+CLOSE_SECONDS = 30  # how long a bucket being deleted refuses new objects if its deleter dies midway
 
 
 class ClusterBackend:
@@ -125,12 +126,22 @@ class ClusterBackend:
         return [merged[name] for name in sorted(merged)]
 
     def delete_bucket(self, name: str) -> None:
-        # Objects live on their owners only: a node that holds none of them would delete its record
-        # while the owners refuse, so every node is asked first whether it holds a current version.
+        """Close the bucket on the nodes (they refuse new objects in it), check that no node holds an
+        object of it, then delete its record on a majority. Closed on all nodes but W-1 at most, no
+        write can gather W commits between the check and the deletion: a PUT racing the delete
+        either landed before the check (the bucket is not empty) or fails (503 SlowDown)."""
         self.get_bucket(name)
-        if any(self._answered(self._on(self.nodes, lambda node: node.entries_after(name, "", True, None, 1)))):
-            raise errors.NotEmpty(name)
-        self._acked(self._on(self.nodes, lambda node: node.delete_bucket(name)), self.write_quorum)
+        majority = len(self.nodes) // 2 + 1
+        closing = max(majority, len(self.nodes) - self.write_quorum + 1)
+        try:
+            self._acked(self._on(self.nodes, lambda node: node.close_bucket(name, CLOSE_SECONDS)), closing)
+            # Objects live on their owners only, so every node is asked whether it holds a current version.
+            if any(self._answered(self._on(self.nodes, lambda node: node.entries_after(name, "", True, None, 1)))):
+                raise errors.NotEmpty(name)
+            self._acked(self._on(self.nodes, lambda node: node.delete_bucket(name)), majority)
+        except errors.StorageError:
+            self._on(self.nodes, lambda node: node.reopen_bucket(name))  # best effort: closing also expires
+            raise
 
     def get_bucket_config(self, bucket: str, kind: str) -> str | None:
         return self._first(self.nodes, lambda node: node.get_bucket_config(bucket, kind))

@@ -143,6 +143,12 @@ class NodeClient:
         """Delete the bucket with everything it holds (repair of a deletion this node missed)."""
         self._request("DELETE", protocol.path(protocol.BUCKET, bucket=name), {"purge": "1"})
 
+    def close_bucket(self, name: str, seconds: int) -> None:
+        self._request("PUT", protocol.path(protocol.BUCKET_CLOSING, bucket=name), document={"seconds": seconds})
+
+    def reopen_bucket(self, name: str) -> None:
+        self._request("DELETE", protocol.path(protocol.BUCKET_CLOSING, bucket=name))
+
     def bucket_configs(self, bucket: str) -> dict[str, str]:
         doc = self._json("GET", protocol.path(protocol.BUCKET_CONFIGS, bucket=bucket))
         if not (isinstance(doc, dict) and all(isinstance(value, str) for value in doc.values())):

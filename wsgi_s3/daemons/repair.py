@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from wsgi_s3.backend.cluster import ClusterBackend
-from wsgi_s3.cluster.fanout import fanout
-from wsgi_s3.cluster.repair import PassReport, report_document
+if TYPE_CHECKING:  # imported in the child only: the gunicorn master must not load an HTTP client before gevent patches its workers
+    from wsgi_s3.backend.cluster import ClusterBackend
+    from wsgi_s3.cluster.repair import PassReport
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +22,16 @@ HINT_INTERVAL = 5.0  # seconds between looks for hints whose owner answers again
 
 
 class Repairer:
-    def __init__(self, backend: ClusterBackend, interval: float, batch: int, origin: str) -> None:
-        self.backend = backend
+    def __init__(self, make_backend: Callable[[], ClusterBackend], interval: float, batch: int, origin: str) -> None:
+        self.make_backend = make_backend
         self.interval = interval
         self.batch = batch
         self.origin = origin
         self.next_pass = time.monotonic() + interval
+
+    @cached_property
+    def backend(self) -> ClusterBackend:
+        return self.make_backend()
 
     @property
     def tick(self) -> float:
@@ -41,6 +48,9 @@ class Repairer:
         return self.run_pass()
 
     def run_pass(self) -> PassReport:
+        from wsgi_s3.cluster.fanout import fanout
+        from wsgi_s3.cluster.repair import report_document
+
         report = self.backend.healer.repair_pass(self.batch)
         log.info(
             "repair pass: %d ring stretches compared, %d differed, %d keys repaired with %d copies%s",

@@ -59,6 +59,7 @@ def create_app(store: Store, token: str, status: StatusEndpoints) -> falcon.App:
         protocol.BUCKET: resources.Bucket,
         protocol.BUCKET_CONFIG: resources.BucketConfig,
         protocol.BUCKET_CONFIGS: resources.BucketConfigs,
+        protocol.BUCKET_CLOSING: resources.BucketClosing,
         protocol.BUCKET_UPLOADS: resources.BucketUploads,
         protocol.ENTRIES: resources.Entries,
         protocol.BLOBS: resources.Blobs,

@@ -26,6 +26,7 @@ BUCKETS = PREFIX + "/buckets"  # GET list
 BUCKET = PREFIX + "/buckets/{bucket}"  # PUT create, GET, DELETE (?purge=1: with what it holds)
 BUCKET_CONFIG = PREFIX + "/buckets/{bucket}/config/{kind}"  # GET, PUT a configuration document
 BUCKET_CONFIGS = PREFIX + "/buckets/{bucket}/config"  # GET every configuration document, by kind
+BUCKET_CLOSING = PREFIX + "/buckets/{bucket}/closing"  # PUT refuse new objects for a while, DELETE reopen
 BUCKET_UPLOADS = PREFIX + "/buckets/{bucket}/uploads"  # GET list uploads
 ENTRIES = PREFIX + "/buckets/{bucket}/entries"  # GET sorted listing entries
 BLOBS = PREFIX + "/blobs"  # POST stage (the body is the blob)

@@ -73,6 +73,21 @@ class BucketConfig(StoreResource):
         resp.status = falcon.HTTP_204
 
 
+class BucketClosing(StoreResource):
+    """A bucket being deleted refuses new objects (see Metadata.close_bucket)."""
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        seconds = protocol.field(read_json(req), "seconds", int)
+        if not 1 <= seconds <= 3600:
+            raise protocol.BadRequest("seconds must be between 1 and 3600")
+        self.store.close_bucket(bucket, seconds)
+        resp.status = falcon.HTTP_204
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        self.store.reopen_bucket(bucket)
+        resp.status = falcon.HTTP_204
+
+
 class BucketConfigs(StoreResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
         answer(resp, self.store.bucket_configs(bucket))

@@ -40,6 +40,7 @@ _BUCKET_SELECT = """SELECT name, created_ns, region, owner,
 _UPLOAD_COLUMNS = "upload_id, bucket, key, initiated_ns, meta, checksum_algorithm"
 _PART_COLUMNS = "part_number, etag, size, timestamp_ns, blob_id, checksums"
 _MAX_PARTS = 10000
+_CLOSING = ".closing"  # a node's own mark on a bucket being deleted (see close_bucket); "." names no S3 configuration
 
 
 class Metadata:
@@ -130,9 +131,21 @@ class Metadata:
                 conn.execute("INSERT OR REPLACE INTO bucket_configs (bucket, kind, document) VALUES (?, ?, ?)", (bucket, kind, document))
 
     def bucket_configs(self, bucket: str) -> dict[str, str]:
-        """Every configuration document of the bucket, by kind."""
+        """Every configuration document of the bucket, by kind (not the node's own marks, like _CLOSING)."""
         self.get_bucket(bucket)
-        return dict(self.query("SELECT kind, document FROM bucket_configs WHERE bucket = ?", (bucket,)))
+        return dict(self.query("SELECT kind, document FROM bucket_configs WHERE bucket = ? AND kind NOT LIKE '.%'", (bucket,)))
+
+    def close_bucket(self, name: str, until_ns: int) -> None:
+        """Refuse new objects in the bucket until `until_ns` (or `reopen_bucket`): a cluster's
+        DeleteBucket closes it on the nodes before it checks that the bucket is empty, so that no
+        write can land between the check and the deletion. The deadline frees a bucket whose deleter died."""
+        with self.write() as conn:
+            _require_bucket(conn, name)
+            conn.execute("INSERT OR REPLACE INTO bucket_configs (bucket, kind, document) VALUES (?, ?, ?)", (name, _CLOSING, str(until_ns)))
+
+    def reopen_bucket(self, name: str) -> None:
+        with self.write() as conn:
+            conn.execute("DELETE FROM bucket_configs WHERE bucket = ? AND kind = ?", (name, _CLOSING))
 
     def delete_bucket(self, name: str, *, purge: bool = False) -> None:
         """Delete an empty bucket and its unfinished uploads (their part blobs are freed). With
@@ -344,7 +357,7 @@ class Metadata:
 
     def create_upload(self, upload: Upload) -> None:
         with self.write() as conn:
-            _require_bucket(conn, upload.bucket)
+            _require_open_bucket(conn, upload.bucket)
             conn.execute(
                 f"INSERT INTO uploads ({_UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (upload.upload_id, upload.bucket, upload.key, upload.initiated_ns, _meta_json(upload.meta), upload.checksum_algorithm),
@@ -491,7 +504,10 @@ def _insert_version(
     replaced and its blobs freed. Whichever arrives last, every replica keeps the same one, and the
     newest version of the key is its latest. Conditions are checked here, inside the transaction,
     so two racing conditional writes cannot both win. Returns the version and whether it was applied."""
-    _require_bucket(conn, version.bucket)
+    if version.tombstone:
+        _require_bucket(conn, version.bucket)
+    else:
+        _require_open_bucket(conn, version.bucket)
     latest = _latest_row(conn, version.bucket, version.key)
     live = latest is not None and not latest.delete_marker
     if if_none_match and live:
@@ -513,6 +529,14 @@ def _insert_version(
 def _require_bucket(conn: sqlite3.Connection, bucket: str) -> None:
     if not conn.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone():
         raise errors.NotFound("bucket", bucket)
+
+
+def _require_open_bucket(conn: sqlite3.Connection, bucket: str) -> None:
+    """The bucket exists and takes new objects (it is not being deleted: see Metadata.close_bucket)."""
+    _require_bucket(conn, bucket)
+    row = conn.execute("SELECT document FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, _CLOSING)).fetchone()
+    if row is not None and int(row[0]) > time.time_ns():
+        raise errors.Busy(f"bucket {bucket} is being deleted")
 
 
 def _latest_row(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectVersion | None:

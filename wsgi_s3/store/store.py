@@ -52,6 +52,12 @@ class Store:
     def bucket_configs(self, bucket: str) -> dict[str, str]:
         return self.meta.bucket_configs(bucket)
 
+    def close_bucket(self, name: str, seconds: int) -> None:
+        self.meta.close_bucket(name, now_ns() + seconds * 10**9)
+
+    def reopen_bucket(self, name: str) -> None:
+        self.meta.reopen_bucket(name)
+
     # objects
 
     def stage(self, source: Readable) -> StagedBlob:
