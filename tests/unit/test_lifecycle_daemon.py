@@ -41,7 +41,7 @@ def daemon(backend: LocalBackend, holder: str = "test", *, days_ahead: float = 3
     settings = Schedule(interval=0, upload_interval=0, mp_ttl=0, batch=2, pause=0, clock_offset=days_ahead * DAY)
     for name, value in options.items():
         setattr(settings, name, value)
-    return LifecycleDaemon(backend, holder, settings, stop)
+    return LifecycleDaemon(lambda: backend, holder, settings, stop)
 
 
 def keys(backend: LocalBackend, bucket: str) -> list[str]:

@@ -30,6 +30,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.config import Settings
@@ -134,13 +135,19 @@ class _Pass:
 
 
 class LifecycleDaemon:
-    def __init__(self, backend: Backend, holder: str, schedule: Schedule, stop: Callable[[float], bool]) -> None:
-        self.backend = backend
+    def __init__(self, make_backend: Callable[[], Backend], holder: str, schedule: Schedule, stop: Callable[[float], bool]) -> None:
+        self.make_backend = make_backend
         self.holder = holder  # stable across restarts of one service, so it takes its own lease back at once
         self.schedule = schedule
         self.stop = stop  # the pause between batches; True when the daemon must stop
         self.clock = HybridClock(f"lifecycle/{holder}")
         self.started = False
+
+    @cached_property
+    def backend(self) -> Backend:
+        """Made on first use, in the daemon's own process: the gunicorn master must open no store
+        and load no HTTP client before its workers (and gevent's patching) exist."""
+        return self.make_backend()
 
     def now_ns(self) -> int:
         return time.time_ns() + int(self.schedule.clock_offset * 1e9)
@@ -285,8 +292,7 @@ class LifecycleDaemon:
 
 
 def daemon_for(settings: Settings) -> LifecycleDaemon:
-    """This service's lifecycle daemon, built by the gunicorn master to be forked (before it opens
-    any SQLite connection or node connection: both are made on first use, in the child)."""
+    """This service's lifecycle daemon, made by the gunicorn master to be forked."""
     schedule = Schedule(
         interval=settings.lifecycle_interval,
         upload_interval=settings.mp_sweep_interval,
@@ -296,16 +302,19 @@ def daemon_for(settings: Settings) -> LifecycleDaemon:
         clock_offset=settings.lifecycle_clock_offset,
         lease=settings.lifecycle_lease,
     )
-    if settings.mode == "gateway":
-        from wsgi_s3.wsgi import cluster_backend
 
-        # One holder name per gateway that stays the same across its restarts (two gateways
-        # cannot listen on the same address of one host), so a restarted one resumes at once.
-        backend, holder = cluster_backend(settings), f"gateway {socket.gethostname()} {settings.listen}"
-    else:
+    def make_backend() -> Backend:
+        if settings.mode == "gateway":
+            from wsgi_s3.wsgi import cluster_backend
+
+            return cluster_backend(settings)
         from wsgi_s3.backend.local import LocalBackend
         from wsgi_s3.store.store import Store
 
-        # One service per data directory (store/dirlock.py): its name is the holder's.
-        backend, holder = LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout)), f"serve {settings.data_dir}"
-    return LifecycleDaemon(backend, holder, schedule, pause_unless_orphaned(os.getpid()))
+        return LocalBackend(Store(settings.data_dir, lock_timeout=settings.lock_timeout))
+
+    # A holder name that stays the same across restarts of the service, so a restarted one takes
+    # its lease back at once: a data directory has one service (store/dirlock.py), and two
+    # gateways cannot listen on the same address of one host.
+    holder = f"gateway {socket.gethostname()} {settings.listen}" if settings.mode == "gateway" else f"serve {settings.data_dir}"
+    return LifecycleDaemon(make_backend, holder, schedule, pause_unless_orphaned(os.getpid()))
