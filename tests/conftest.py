@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,9 +160,17 @@ class Cluster:
             server.stop()
 
 
-def make_cluster(base: Path, replicas: int = 3, write_quorum: int = 2, read_quorum: int = 1, gateway_flags: tuple[str, ...] = ()) -> Cluster:
+def make_cluster(
+    base: Path,
+    replicas: int = 3,
+    write_quorum: int = 2,
+    read_quorum: int = 1,
+    gateway_flags: tuple[str, ...] = (),
+    via: Callable[[Server], str] = lambda node: node.endpoint,
+) -> Cluster:
+    """`via`: the URL the gateway is given for a node (a test puts a proxy in front of it)."""
     nodes = [node_server(base / f"node{index}") for index in range(1, 4)]
-    flags = ["--nodes", ",".join(node.endpoint for node in nodes), "--replicas", str(replicas), "-w", str(write_quorum), "-r", str(read_quorum)]
+    flags = ["--nodes", ",".join(via(node) for node in nodes), "--replicas", str(replicas), "-w", str(write_quorum), "-r", str(read_quorum)]
     flags += gateway_flags
     gateway = Server(base / "gateway", free_port(), flags, command="gateway", env={"WSGI_S3_BACKEND_AUTH_TOKEN": CLUSTER_TOKEN})
     return Cluster(nodes, gateway)

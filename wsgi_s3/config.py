@@ -138,6 +138,10 @@ class Settings:
         "are then plain bucket names).", choices=("open", "token", "off"),
     )
     status_token: str = _setting("", "metrics", "The bearer token of health_access / status_access = token.", secret=True)
+    node_down_interval: int = _setting(
+        10, "cluster", "Seconds a node that could not be reached, timed out or broke a stream off is left alone (requests skip "
+        "it at once) before it is tried again; 0: never.", ("gateway",), seconds=True, minimum=0,
+    )
     # the lifecycle daemon (daemons/lifecycle.py): one per serve, and one per gateway taking turns by lease
     lifecycle_interval: int = _setting(
         3600, "lifecycle", "Seconds (or a duration: 1h) between passes that expire objects by the buckets' lifecycle rules.",

@@ -45,7 +45,13 @@ def cluster_backend(settings: Settings) -> ClusterBackend:
 
     ring = Ring(parse_nodes(settings.nodes))
     clients = {
-        node.url: NodeClient(node.url, settings.backend_auth_token, pool_size=settings.worker_connections, read_timeout=settings.node_timeout)
+        node.url: NodeClient(
+            node.url,
+            settings.backend_auth_token,
+            pool_size=settings.worker_connections,
+            read_timeout=settings.node_timeout,
+            down_interval=settings.node_down_interval,
+        )
         for node in ring.nodes
     }
     return ClusterBackend(ring, clients, settings.replicas, settings.write_quorum, settings.read_quorum, settings.tombstone_grace)

@@ -1,4 +1,4 @@
-"""Every S3 client people use, as they type it, over http and https.
+"""Every S3 client people use, as they type it, over http and https, and through a cluster's gateway.
 
 One workflow per (client, scheme): make a bucket, upload a small file and a multipart-sized one, list,
 sync a folder (twice: the second time must upload nothing), download everything and compare bytes,
@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from tests.clients.drivers import CLIENTS, Driver, Endpoint, Rclone, Shell, make_driver
 from tests.conftest import make_client
 
-SCHEMES = ("http", "https")
+SCHEMES = ("http", "https", "cluster")  # cluster: http through the gateway of three real nodes
 BIG_SIZE = 21 * 1024 * 1024  # above every lowered multipart threshold (8 MiB), 5 parts of 5 MiB
 SPACES = "with spaces (1).txt"
 UNICODE = "ünïcødé-日本.txt"
@@ -36,6 +36,8 @@ PRESIGN_MARK = {
 def endpoint_for(request: pytest.FixtureRequest, scheme: str) -> Endpoint:
     if scheme == "https":
         return Endpoint(request.getfixturevalue("https_server"), request.getfixturevalue("tls_files").cert)
+    if scheme == "cluster":
+        return Endpoint(request.getfixturevalue("cluster").gateway, None)
     return Endpoint(request.getfixturevalue("embedded_server"), None)
 
 

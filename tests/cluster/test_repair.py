@@ -194,3 +194,26 @@ def test_a_failed_delete_bucket_reopens_it(cluster: ClusterBackend, bucket: str)
     cluster.delete_version(bucket, "k2", stamp())
     cluster.delete_bucket(bucket)
     assert all(bucket not in {info.name for info in client.list_buckets()} for client in cluster.clients.values())
+
+
+def test_with_more_nodes_than_replicas_a_missed_write_waits_on_a_stand_in(tmp_path_factory: pytest.TempPathFactory):
+    four = start_nodes(tmp_path_factory.mktemp("four"), count=4)
+    try:
+        with cluster_of(four) as cluster:
+            bucket = cluster.create_bucket("stand-in", REGION, OWNER).name
+            owners = cluster.healer.owners(bucket, "k")
+            (stand_in,) = [server for server in four if server.endpoint not in owners]
+            missing = next(server for server in four if server.endpoint == owners[0])
+            missing.kill()
+            put(cluster, bucket, "k", b"kept on a stand-in")
+            helper = node(cluster, stand_in)
+            wait_until(lambda: helper.hints(10) != [])
+            assert helper.hints(10)[0][:3] == (missing.endpoint, bucket, "k")
+            assert held_bytes(helper, bucket, "k") == b"kept on a stand-in"
+            missing.start()
+            assert cluster.healer.hand_over_hints(100) == 1
+            assert held_bytes(node(cluster, missing), bucket, "k") == b"kept on a stand-in"
+            assert helper.hints(10) == [] and helper.key_history(bucket, "k", 10) == []  # handed back and forgotten
+    finally:
+        for server in four:
+            server.stop()

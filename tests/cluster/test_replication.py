@@ -1,6 +1,6 @@
 """Replication over three real node processes (N=3, W=2, R=1), with nodes killed (kill -9) and
-brought back: what a write needs to succeed, what a read answers, and that a broken read is an
-error, never wrong bytes. The three nodes are started once for the module; every test leaves them
+brought back: what a write needs to succeed, what a read answers, and that a broken read goes on
+from another holder, never with wrong bytes. The three nodes are started once for the module; every test leaves them
 all running."""
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def test_the_newest_version_is_read_from_the_only_owner_that_has_it(
     assert [entry.etag for entry in cluster.list_objects(bucket, "", "", "", 10).objects] == [newest.etag]
 
 
-def test_a_read_from_a_node_that_dies_is_an_error_never_wrong_bytes(cluster: ClusterBackend, by_url: dict[str, Server], bucket: str):
+def test_a_read_from_a_node_that_dies_goes_on_from_another_holder(cluster: ClusterBackend, by_url: dict[str, Server], bucket: str):
     # Far more than loopback socket buffers hold, so the node must still be sending when it dies.
     data = os.urandom(1 << 20) * 48
     put(cluster, bucket, "big", data)
@@ -108,11 +108,11 @@ def test_a_read_from_a_node_that_dies_is_an_error_never_wrong_bytes(cluster: Clu
     stream = cluster.open_object(head, 0, head.size)
     received = bytearray(stream.read(1 << 16))
     by_url[head.holders[0]].kill()
-    with pytest.raises(errors.Unavailable):
-        while block := stream.read(1 << 20):
-            received += block
+    # The rest of the range comes from another holder of the same version: all the right bytes.
+    while block := stream.read(1 << 20):
+        received += block
     stream.close()
-    assert bytes(received) == data[: len(received)]
+    assert bytes(received) == data
     # The next read goes to an owner that is up.
     assert read(cluster, cluster.head_object(bucket, "big"), 5, 10) == data[5:15]
 

@@ -157,15 +157,21 @@ class ClusterBackend:
         holders = tuple(url for url in owners if url in found and order_key(found[url]) == order_key(best))
         return ClusterVersion(**{f.name: getattr(best, f.name) for f in fields(ObjectVersion)}, holders=holders)
 
-    def _commit(self, bucket: str, key: str, owners: list[str], commit: Callable[[str], T]) -> dict[str, T]:
-        """Run a write on the owners; its answers by owner once W acknowledged it. Owners that had
-        not acknowledged it by then get a hint on those that had (handed over by repair)."""
+    def _commit(self, record: ObjectVersion, owners: list[str], commit: Callable[[str], T]) -> dict[str, T]:
+        """Run a write (of `record`) on the owners; its answers by owner once W acknowledged it.
+        Owners that had not acknowledged it by then are hinted (cluster/repair.py: add_hints)."""
         outcome = fanout(owners, commit, need=self.write_quorum, settle=SETTLE)
         self._acked(outcome, self.write_quorum)
         missed = [url for url in owners if url not in outcome.results]
         if missed:
-            gevent.spawn(self.healer.add_hints, list(outcome.results), missed, bucket, key)
+            gevent.spawn(self._hint, list(outcome.results), missed, record)
         return outcome.results
+
+    def _hint(self, holders: list[str], missed: list[str], record: ObjectVersion) -> None:
+        try:
+            self.healer.add_hints(holders, missed, record)
+        except errors.StorageError as exc:
+            log.warning("hints for %s/%s failed: %s", record.bucket, record.key, exc)
 
     def _repair(self, bucket: str, key: str) -> None:
         """Repair a key whose owners disagreed, in the background (the reader is not kept waiting)."""
@@ -195,18 +201,20 @@ class ClusterBackend:
             version = stamped_version(bucket, key, stamp, size, meta, segments)
             return self.clients[url].commit_version(version, if_none_match=if_none_match, if_match=if_match)
 
-        return self._held(self._commit(bucket, key, owners, commit), owners)
+        written = stamped_version(bucket, key, stamp, size, meta)
+        return self._held(self._commit(written, owners, commit), owners)
 
     def put_delete_marker(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion:
         marker = stamped_version(bucket, key, stamp, 0, ObjectMeta(etag=""), delete_marker=True)
         owners = self._owners(bucket, key)
-        return self._held(self._commit(bucket, key, owners, lambda url: self.clients[url].commit_version(marker)), owners)
+        return self._held(self._commit(marker, owners, lambda url: self.clients[url].commit_version(marker)), owners)
 
     def delete_version(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion | None:
         def delete(url: str) -> ObjectVersion | None:
             return self.clients[url].delete_version(bucket, key, stamp.version_id, stamp.timestamp_ns, stamp.origin)
 
-        removed = [version for version in self._commit(bucket, key, self._owners(bucket, key), delete).values() if version is not None]
+        tombstone = replace(stamped_version(bucket, key, stamp, 0, ObjectMeta(etag="")), is_latest=False, tombstone=True)
+        removed = [version for version in self._commit(tombstone, self._owners(bucket, key), delete).values() if version is not None]
         return max(removed, key=order_key) if removed else None
 
     def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
@@ -247,16 +255,13 @@ class ClusterBackend:
         return self._held(found, owners)
 
     def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream:
-        """From the first holder of exactly this version that can send it; once bytes flow, a node
-        that fails makes the stream raise (never other bytes)."""
+        """From the first holder of exactly this version that can send it, nodes marked down last; a
+        holder that fails mid-stream is replaced by the next one (see _FailoverStream). Raises here
+        if none can start, so that the client gets an error status rather than a cut body."""
         holders = version.holders if isinstance(version, ClusterVersion) else tuple(self._owners(version.bucket, version.key))
-        failures: list[errors.StorageError] = []
-        for url in holders:
-            try:
-                return self.clients[url].read(version, start, length)
-            except (errors.Unavailable, errors.NotFound) as exc:
-                failures.append(exc)
-        raise Outcome(errors=dict(zip(holders, failures))).failure()
+        stream = _FailoverStream(self.clients, sorted(holders, key=lambda url: self.clients[url].health.down), version, start, length)
+        stream.switch()
+        return stream
 
     def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
         self.get_bucket(bucket)
@@ -336,7 +341,7 @@ class ClusterBackend:
             # Each owner finds the parts (by number, ETag and size) among its own blobs.
             return self.clients[url].complete_upload(upload.upload_id, version, parts)
 
-        return self._held(self._commit(upload.bucket, upload.key, owners, complete), owners)
+        return self._held(self._commit(version, owners, complete), owners)
 
     def abort_upload(self, upload: Upload) -> None:
         outcome = self._on(self._owners(upload.bucket, upload.key), lambda node: node.abort_upload(upload.bucket, upload.key, upload.upload_id))
@@ -427,6 +432,55 @@ class ClusterBackend:
                 self._on(list(granted), lambda node: node.claim_lease(name, holder, 0, None))
             return None
         return max(granted.values(), key=lambda lease: lease.state_ns).state
+
+
+class _FailoverStream:
+    """A range of a version's bytes read from its holders in turn: when one fails (before or after
+    bytes flowed), the rest of the range comes from the next, which holds the same bytes (the same
+    version id and stamp; a node that holds another version under that id answers NotFound). Only
+    when every holder failed does read() raise: the reader gets all the right bytes or an error."""
+
+    def __init__(self, clients: Mapping[str, NodeClient], holders: list[str], version: ObjectVersion, start: int, length: int) -> None:
+        self.clients = clients
+        self.untried = holders
+        self.version = version
+        self.offset = start
+        self.remaining = length
+        self.current: tuple[str, ByteStream] | None = None
+        self.failures: dict[str, errors.StorageError] = {}
+
+    def switch(self) -> None:
+        """Go on from the next holder that can send the rest of the range."""
+        while self.untried:
+            url = self.untried.pop(0)
+            try:
+                self.current = url, self.clients[url].read(self.version, self.offset, self.remaining)
+                return
+            except (errors.Unavailable, errors.NotFound) as exc:
+                self.failures[url] = exc
+        raise Outcome(errors=self.failures).failure()
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            assert self.current is not None  # set by switch(), which open_object calls first
+            url, stream = self.current
+            try:
+                data = stream.read(size)
+            except errors.Unavailable as exc:
+                where = f"{self.version.bucket}/{self.version.key} from {url} at byte {self.offset}"
+                log.warning("reading %s failed (%s); going on from another holder", where, exc)
+                stream.close()
+                self.current = None
+                self.failures[url] = exc
+                self.switch()
+                continue
+            self.offset += len(data)
+            self.remaining -= len(data)
+            return data
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current[1].close()
 
 
 def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:

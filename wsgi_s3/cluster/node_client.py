@@ -4,7 +4,8 @@ Its methods mirror the Store's (node/resources.py calls the same ones on the nod
 reads like code over a local store. Bodies stream both ways: `stage` sends a readable in blocks,
 `read` returns the response unread. A storage error comes back as the same `model.errors` class
 the node's Store raised; a node that cannot be reached, times out or breaks a stream off is
-`errors.Unavailable`, quickly (connect and read timeouts, no retries: the caller picks another node).
+`errors.Unavailable`, quickly (connect and read timeouts, no retries: the caller picks another node),
+and is then marked down for a while (cluster/health.py): calls to it fail at once until it is probed again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
+from wsgi_s3.cluster.health import NodeHealth
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload
 from wsgi_s3.node import protocol
@@ -45,20 +47,24 @@ class NodeStream:
     """A range of a version's bytes as the node sends it: read to b"", then close (the connection
     goes back to the pool when the range was read whole; a half-read one is closed)."""
 
-    def __init__(self, response: urllib3.BaseHTTPResponse, length: int, url: str) -> None:
+    def __init__(self, response: urllib3.BaseHTTPResponse, length: int, health: NodeHealth) -> None:
         self.response = response
         self.remaining = length
-        self.url = url
+        self.health = health
 
     def read(self, size: int = -1) -> bytes:
         try:
             data = self.response.read(None if size < 0 else size)
         except urllib3.exceptions.HTTPError as exc:
-            raise errors.Unavailable(f"node {self.url}: the stream broke off: {exc}") from None
+            raise self._broken(f"the stream broke off: {exc}") from None
         self.remaining -= len(data)
         if not data and self.remaining:
-            raise errors.Unavailable(f"node {self.url}: the stream ended {self.remaining} bytes short")
+            raise self._broken(f"the stream ended {self.remaining} bytes short")
         return data
+
+    def _broken(self, reason: str) -> errors.Unavailable:
+        self.health.failed(reason)
+        return errors.Unavailable(f"node {self.health.url}: {reason}")
 
     def close(self) -> None:
         if self.remaining:
@@ -68,9 +74,19 @@ class NodeStream:
 
 class NodeClient:
     def __init__(
-        self, base_url: str, token: str, *, pool_size: int = 10, connect_timeout: float = 2.0, read_timeout: float = 30.0
+        self,
+        base_url: str,
+        token: str,
+        *,
+        pool_size: int = 10,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 30.0,
+        down_interval: float = 0.0,
     ) -> None:
+        """`down_interval`: seconds a node that failed is left alone (0, for tools and tests that
+        restart nodes under a client: never)."""
         self.url = base_url.rstrip("/")
+        self.health = NodeHealth(self.url, down_interval)
         self.headers = {protocol.AUTH_HEADER: protocol.BEARER + token}
         # block=False: a burst beyond pool_size opens extra connections rather than waiting for one.
         self.pool = urllib3.connection_from_url(
@@ -103,12 +119,15 @@ class NodeClient:
         if document is not None:
             payload = json.dumps(document, separators=(",", ":")).encode()
             all_headers["Content-Type"] = protocol.JSON_TYPE
+        self.health.check()
         try:
             response = self.pool.urlopen(method, target, body=payload, headers=all_headers, preload_content=not stream, redirect=False)
         except urllib3.exceptions.HTTPError as exc:
             if body is not None and body.error is not None:
                 raise body.error from None
+            self.health.failed(str(exc))
             raise errors.Unavailable(f"node {self.url}: {exc}") from None
+        self.health.succeeded()
         if response.status >= 300:
             try:
                 data = response.data
@@ -188,7 +207,7 @@ class NodeClient:
         another one under its id now), as a stream to read and close."""
         query = {"version_id": version.version_id, "timestamp_ns": str(version.timestamp_ns), "start": str(start), "length": str(length)}
         response = self._request("GET", protocol.path(protocol.DATA, bucket=version.bucket, key=version.key), query, stream=True)
-        return NodeStream(response, length, self.url)
+        return NodeStream(response, length, self.health)
 
     def delete_version(self, bucket: str, key: str, version_id: str, stamp: int, origin: str) -> ObjectVersion | None:
         """Leave a tombstone of one version stamped (stamp, origin); the live record it replaced,
@@ -236,6 +255,9 @@ class NodeClient:
     def key_history(self, bucket: str, key: str, limit: int) -> list[ObjectVersion]:
         doc = self._json("GET", protocol.path(protocol.HISTORY, bucket=bucket, key=key), {"limit": str(limit)})
         return protocol.records(doc, protocol.version_from)
+
+    def purge_key(self, bucket: str, key: str) -> None:
+        self._request("DELETE", protocol.path(protocol.HISTORY, bucket=bucket, key=key))
 
     def ring_digest(self, first: int, last: int, since_ns: int) -> tuple[int, int]:
         doc = self._json("GET", protocol.RING_DIGEST, {"first": str(first), "last": str(last), "since": str(since_ns)})

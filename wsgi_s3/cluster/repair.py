@@ -92,14 +92,21 @@ class Healer:
     def repair_key(self, bucket: str, key: str) -> int:
         """Copy the key's newest records to the owners that lack them; the number of copies. Owners
         that cannot be reached (or lack the bucket) are left for a later pass."""
+        return self._reconcile(bucket, key, [])[0]
+
+    def _reconcile(self, bucket: str, key: str, stand_ins: list[str]) -> tuple[int, bool]:
+        """Copy the newest records of the key, found on its owners and `stand_ins`, to the owners
+        that lack them: (copies made, whether every owner now holds them all)."""
         owners = self.owners(bucket, key)
-        histories = fanout(owners, lambda url: self.clients[url].key_history(bucket, key, HISTORY_LIMIT)).results
-        if len(histories) < 2:
-            return 0
+        histories = fanout(owners + stand_ins, lambda url: self.clients[url].key_history(bucket, key, HISTORY_LIMIT)).results
+        if not any(url in histories for url in owners):
+            return 0, False
         merged = newest_per_version(histories.values())
         since = self._since()
-        copies = 0
+        copies, complete = 0, all(url in histories for url in owners)
         for target, history in histories.items():
+            if target not in owners:
+                continue
             held = {record.version_id: record for record in history}
             oldest_seen = order_key(history[-1]) if len(history) == HISTORY_LIMIT else None
             for version_id, best in merged.items():
@@ -115,8 +122,9 @@ class Healer:
                     self.copy(best, source, target)
                     copies += 1
                 except errors.StorageError as exc:
+                    complete = False
                     log.warning("repair of %s/%s version %s to %s failed: %s", bucket, key, version_id, target, exc)
-        return copies
+        return copies, complete
 
     def copy(self, record: ObjectVersion, source: str, target: str) -> None:
         """Make `target` hold `record` as `source` does: a tombstone is a delete, a delete marker a
@@ -137,16 +145,30 @@ class Healer:
 
     # hints
 
-    def add_hints(self, holders: Iterable[str], missed: Iterable[str], bucket: str, key: str) -> None:
-        """Leave on each holder a hint for each owner that missed the key's write (best effort: a
-        hint that cannot be left is made up for by the next anti-entropy pass)."""
-        missed = list(missed)
+    def add_hints(self, holders: Iterable[str], missed: Iterable[str], record: ObjectVersion) -> None:
+        """A write (`record`) that owners in `missed` did not take: for each, a copy of it goes to a
+        stand-in node (the next distinct node of the ring that is not an owner) with a hint naming
+        the owner; without a stand-in (a cluster of N nodes) the hint stays on the owners that took
+        it. Best effort: what cannot be hinted is made up for by the next anti-entropy pass."""
+        holders = list(holders)
+        stand_ins = [node.url for node in self.ring.handoffs(f"{record.bucket}/{record.key}", self.replicas)]
+        keys = [(record.bucket, record.key)]
         for target in missed:
-            fanout(holders, lambda url: self.clients[url].add_hints(target, [(bucket, key)]))
+            for stand_in in stand_ins:
+                try:
+                    self.copy(record, holders[0], stand_in)
+                    self.clients[stand_in].add_hints(target, keys)
+                    stand_ins.remove(stand_in)
+                    break
+                except errors.StorageError as exc:
+                    log.warning("stand-in %s for %s did not take %s/%s: %s", stand_in, target, record.bucket, record.key, exc)
+            else:
+                fanout(holders, lambda url: self.clients[url].add_hints(target, keys))
 
     def hand_over_hints(self, batch: int) -> int:
         """Repair the keys of up to `batch` hints per node whose target answers again, and drop
-        those hints; the number of keys repaired."""
+        those hints (and a stand-in's copy of the key, once every owner holds it); the number of
+        keys handed over."""
         repaired = 0
         pending = fanout(self.clients, lambda url: self.clients[url].hints(batch)).results
         for holder, hints in pending.items():
@@ -159,7 +181,15 @@ class Healer:
                     self._repair_bucket_on(bucket, target)
                 except (errors.StorageError, KeyError):
                     continue  # still down (or no longer in the ring: anti-entropy's business)
-                self.repair_key(bucket, key)
+                standing_in = holder not in self.owners(bucket, key)
+                _, complete = self._reconcile(bucket, key, [holder] if standing_in else [])
+                if not complete:
+                    continue
+                if standing_in:
+                    try:
+                        self.clients[holder].purge_key(bucket, key)
+                    except errors.StorageError:
+                        continue
                 done.append(hint)
                 repaired += 1
             if done:

@@ -40,7 +40,7 @@ PARTS = PREFIX + "/uploads/{upload_id}/parts"  # GET list parts
 PART = PREFIX + "/uploads/{upload_id}/parts/{part_number}"  # PUT a part
 COMPLETE = PREFIX + "/uploads/{upload_id}/complete"  # POST complete
 # what repair needs (cluster/repair.py)
-HISTORY = PREFIX + "/history/{bucket}/{key}"  # GET a key's records, tombstones included, newest first
+HISTORY = PREFIX + "/history/{bucket}/{key}"  # GET a key's records, tombstones included, newest first; DELETE forget them
 RING_DIGEST = PREFIX + "/ring/digest"  # GET count and digest sum of a stretch of the ring
 RING_HOLDINGS = PREFIX + "/ring/holdings"  # GET the identities of a stretch's records
 HINTS = PREFIX + "/hints"  # POST add hints, GET the oldest

@@ -248,6 +248,11 @@ class History(StoreResource):
         limit = protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT)
         answer(resp, [protocol.version_json(version) for version in self.store.key_history(bucket, key, limit)])
 
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        """Forget the key's records without tombstones: only for a stand-in's copy (see Store.purge_key)."""
+        self.store.purge_key(bucket, key)
+        resp.status = falcon.HTTP_204
+
 
 def _stretch(req: falcon.Request) -> tuple[int, int, int]:
     """The [first, last] positions of a ring stretch, and the stamp before which tombstones are left out."""

@@ -267,6 +267,15 @@ class Metadata:
             self.get_bucket(bucket)
         return [_from_row(row) for row in rows]
 
+    def purge_key(self, bucket: str, key: str) -> None:
+        """Forget every record of the key, leaving no tombstone (their blobs are freed): a stand-in
+        node's copy of a write, once the owner it stood in for has it (cluster/repair.py)."""
+        with self.write() as conn:
+            for (segments,) in conn.execute("SELECT segments FROM versions WHERE bucket = ? AND key = ?", (bucket, key)).fetchall():
+                _free(conn, [blob for blob, _ in json.loads(segments)])
+            conn.execute("DELETE FROM versions WHERE bucket = ? AND key = ?", (bucket, key))
+            conn.execute("DELETE FROM object_tags WHERE bucket = ? AND key = ?", (bucket, key))
+
     def ring_digest(self, first: int, last: int, since_ns: int) -> tuple[int, int]:
         """(count, digest sum) of the records whose position is in [first, last], leaving out
         tombstones stamped before `since_ns` (owners reclaim those each on its own schedule)."""

@@ -136,6 +136,9 @@ class Store:
     def key_history(self, bucket: str, key: str, limit: int) -> list[ObjectVersion]:
         return self.meta.key_history(bucket, key, limit)
 
+    def purge_key(self, bucket: str, key: str) -> None:
+        self.meta.purge_key(bucket, key)
+
     def ring_digest(self, first: int, last: int, since_ns: int) -> tuple[int, int]:
         return self.meta.ring_digest(first, last, since_ns)
 
