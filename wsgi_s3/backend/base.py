@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from wsgi_s3.model.types import BodySource, BucketInfo, ByteStream, ListPage, ObjectMeta, ObjectVersion, Part, Upload
+from wsgi_s3.model.types import BodySource, BucketInfo, ByteStream, ListPage, ObjectMeta, ObjectVersion, Part, Upload, VersionPage
 from wsgi_s3.model.versions import VersionStamp
 
 
@@ -86,6 +86,14 @@ class Backend(Protocol):
     # observability
     def ready(self) -> None:
         """Raise unless writes can succeed now (the store is writable; enough nodes for the write quorum answer)."""
+        ...
+
+    # version listing
+    def list_versions(
+        self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_id_marker: str | None, max_keys: int
+    ) -> VersionPage:
+        """ListObjectVersions: every version and delete marker after the markers, in key order and
+        each key's newest first (model/versions.py order); see backend/listing.py."""
         ...
 
     # leases of background work

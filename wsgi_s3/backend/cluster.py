@@ -25,7 +25,7 @@ from typing import TypeVar
 import gevent
 
 from wsgi_s3.backend.base import SHARED_BUCKET
-from wsgi_s3.backend.listing import list_page
+from wsgi_s3.backend.listing import Cursor, list_page, list_versions_page
 from wsgi_s3.cluster.fanout import Outcome, fanout
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.cluster.repair import HISTORY_LIMIT, Healer, latest_of, newest_per_version
@@ -44,6 +44,8 @@ from wsgi_s3.model.types import (
     Part,
     Segment,
     Upload,
+    VersionEntry,
+    VersionPage,
 )
 from wsgi_s3.model.versions import VersionStamp, now_ns, order_key, stamped_version
 
@@ -415,6 +417,66 @@ class ClusterBackend:
         """Enough nodes answer that they are ready for a write to reach its quorum."""
         self._acked(self._on(self.nodes, lambda node: node.ready(), self.write_quorum), self.write_quorum)
 
+    # version listing: each version's records live on its key's owners
+
+    def list_versions(
+        self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_id_marker: str | None, max_keys: int
+    ) -> VersionPage:
+        self.get_bucket(bucket)
+        merge = VersionMerge()
+        # A page resumed inside a key's history (at the client's version marker) starts the nodes'
+        # streams there, so the newest record of a version they bring may lie before them (a
+        # tombstone or a later null version, stamped after the marker): each version of that key
+        # is checked with its owners, by id (so the check costs what the page holds).
+        unsure = key_marker if version_id_marker is not None else None
+
+        def fetch(cursor: Cursor, before: str | None, limit: int) -> list[VersionEntry]:
+            winners = merge.winners(self._version_streams(bucket, cursor, before, limit))
+            if unsure is not None:
+                winners = self._confirmed(bucket, unsure, winners, limit)
+            return list(islice(winners, limit))
+
+        locate = lambda key, version_id: self.head_object(bucket, key, version_id)  # noqa: E731
+        return list_versions_page(fetch, locate, prefix, delimiter, key_marker, version_id_marker, max_keys)
+
+    def _version_streams(self, bucket: str, cursor: Cursor, before: str | None, limit: int) -> list[Iterator[VersionEntry]]:
+        """Every node's versions from the cursor on, tombstones included, each a stream that asks
+        its node for more only when the merge has used up a batch (all first batches at once)."""
+
+        def batch(url: str, at: Cursor) -> list[VersionEntry]:
+            return self.clients[url].versions_after(bucket, at.key, at.inclusive, at.position, before, limit)
+
+        outcome = fanout(self.nodes, lambda url: batch(url, cursor))
+        self._answered(outcome)
+        return [_paged(first, lambda at, url=url: batch(url, at), limit) for url, first in outcome.results.items()]
+
+    def _confirmed(self, bucket: str, key: str, winners: Iterator[VersionEntry], limit: int) -> Iterator[VersionEntry]:
+        """`winners`, less those versions of `key` whose owners hold a newer record of them."""
+        pending: list[VersionEntry] = []
+        for version in winners:
+            if version.key == key:
+                pending.append(version)
+                if len(pending) < limit:
+                    continue
+            yield from self._newest_of(bucket, key, pending)
+            pending = []
+            if version.key != key:
+                yield version
+        yield from self._newest_of(bucket, key, pending)
+
+    def _newest_of(self, bucket: str, key: str, versions: list[VersionEntry]) -> list[VersionEntry]:
+        if not versions:
+            return []
+        owners = self._owners(bucket, key)
+        outcome = self._on(owners, lambda node: node.version_records(bucket, key, [v.version_id for v in versions]))
+        if not outcome.results:
+            raise outcome.failure()
+        newest: dict[str, tuple[int, str, str]] = {}
+        for records in outcome.results.values():
+            for record in records:
+                newest[record.version_id] = max(newest.get(record.version_id, record.position), record.position)
+        return [v for v in versions if newest.get(v.version_id, v.position) <= v.position]
+
     # leases of background work
 
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
@@ -481,6 +543,55 @@ class _FailoverStream:
     def close(self) -> None:
         if self.current is not None:
             self.current[1].close()
+
+
+class VersionMerge:
+    """Several nodes' version streams as one history: one record per (key, version id), the newest
+    (which comes first in the merge); a tombstone hides its version. A listing page keeps one merge
+    across its fetches, so a version seen in one batch is not taken again from an older record in
+    the next."""
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+        self.seen: set[str] = set()  # version ids of `key` decided already
+
+    def winners(self, streams: Iterable[Iterable[VersionEntry]]) -> Iterator[VersionEntry]:
+        for record in heapq.merge(*streams, key=history_order):
+            if record.key != self.key:
+                self.key, self.seen = record.key, set()
+            if record.version_id in self.seen:
+                continue
+            self.seen.add(record.version_id)
+            if not record.tombstone:
+                yield record
+
+
+def history_order(record: VersionEntry) -> tuple[str, _Newest]:
+    """Key order, then each key's newest first (model/versions.py order, descending)."""
+    return (record.key, _Newest(record.position))
+
+
+class _Newest:
+    __slots__ = ("position",)
+
+    def __init__(self, position: tuple[int, str, str]) -> None:
+        self.position = position
+
+    def __lt__(self, other: _Newest) -> bool:
+        return self.position > other.position
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Newest) and self.position == other.position
+
+
+def _paged(first: list[VersionEntry], more: Callable[[Cursor], list[VersionEntry]], limit: int) -> Iterator[VersionEntry]:
+    """A node's versions batch by batch: the next is asked for after the last record of a full one."""
+    batch = first
+    while True:
+        yield from batch
+        if len(batch) < limit:
+            return
+        batch = more(Cursor(batch[-1].key, False, batch[-1].position))
 
 
 def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:

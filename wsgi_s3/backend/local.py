@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from wsgi_s3.backend.base import SHARED_BUCKET
-from wsgi_s3.backend.listing import list_page
+from wsgi_s3.backend.listing import list_page, list_versions_page
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import (
     BodySource,
@@ -19,6 +19,7 @@ from wsgi_s3.model.types import (
     Segment,
     StagedBlob,
     Upload,
+    VersionPage,
 )
 from wsgi_s3.model.versions import VersionStamp, now_ns, stamped_version
 from wsgi_s3.store.store import Store
@@ -141,6 +142,18 @@ class LocalBackend:
 
     def ready(self) -> None:
         self.store.check_writable()
+
+    # version listing
+
+    def list_versions(
+        self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_id_marker: str | None, max_keys: int
+    ) -> VersionPage:
+        self.store.get_bucket(bucket)
+        return list_versions_page(
+            lambda cursor, before, limit: self.store.versions_after(bucket, cursor.key, cursor.inclusive, cursor.position, before, limit),
+            lambda key, version_id: self.store.get_version(bucket, key, version_id),
+            prefix, delimiter, key_marker, version_id_marker, max_keys,
+        )
 
     # leases of background work
 

@@ -18,7 +18,7 @@ import urllib3
 
 from wsgi_s3.cluster.health import NodeHealth
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload, VersionEntry
 from wsgi_s3.node import protocol
 
 BLOCK = 256 * 1024  # bytes per send of a streamed body
@@ -304,6 +304,22 @@ class NodeClient:
             raise errors.Unavailable(f"node {self.url}: {exc}") from None
         if response.status != 200:
             raise errors.Unavailable(f"node {self.url}: not ready ({response.status})")
+
+    # version listing
+
+    def versions_after(
+        self, bucket: str, after: str, inclusive: bool, position: tuple[int, str, str] | None, before: str | None, limit: int
+    ) -> list[VersionEntry]:
+        """The node's versions from a cursor, tombstones included (see Store.versions_after)."""
+        query = {"after": after, "inclusive": "1" if inclusive else "0", "limit": str(limit), **protocol.position_query(position)}
+        if before is not None:
+            query["before"] = before
+        doc = self._json("GET", protocol.path(protocol.VERSION_ENTRIES, bucket=bucket), query)
+        return protocol.records(doc, protocol.version_entry_from)
+
+    def version_records(self, bucket: str, key: str, version_ids: list[str]) -> list[VersionEntry]:
+        doc = self._json("POST", protocol.path(protocol.VERSION_RECORDS, bucket=bucket), document={"key": key, "version_ids": version_ids})
+        return protocol.records(doc, protocol.version_entry_from)
 
     # leases of background work
 

@@ -10,8 +10,7 @@ import falcon
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway.auth import Authenticator
 from wsgi_s3.gateway.context import S3Context
-from wsgi_s3.gateway.handlers import acl, attributes, buckets, lifecycle, listing, multipart, objects, service
-from wsgi_s3.gateway.handlers import tagging
+from wsgi_s3.gateway.handlers import acl, attributes, buckets, lifecycle, listing, multipart, objects, service, tagging, versioning
 from wsgi_s3.model.versions import HybridClock
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.headers import from_wire
@@ -25,8 +24,8 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "HeadBucket": buckets.head_bucket,
     "DeleteBucket": buckets.delete_bucket,
     "GetBucketLocation": buckets.get_bucket_location,
-    "GetBucketVersioning": buckets.get_bucket_versioning,
-    "PutBucketVersioning": buckets.put_bucket_versioning,
+    "GetBucketVersioning": versioning.get_bucket_versioning,
+    "PutBucketVersioning": versioning.put_bucket_versioning,
     "GetBucketAcl": acl.get_bucket_acl,
     "PutBucketAcl": acl.put_bucket_acl,
     "ListObjects": listing.list_objects,
@@ -53,6 +52,9 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "GetBucketTagging": tagging.get_bucket_tagging,
     "PutBucketTagging": tagging.put_bucket_tagging,
     "DeleteBucketTagging": tagging.delete_bucket_tagging,
+    "ListObjectVersions": listing.list_object_versions,
+    "RestoreObjectVersion": versioning.restore_object_version,
+    "GetBucketVersionStats": versioning.get_bucket_version_stats,
     "PutBucketLifecycleConfiguration": lifecycle.put_bucket_lifecycle_configuration,
     "GetBucketLifecycleConfiguration": lifecycle.get_bucket_lifecycle_configuration,
     "DeleteBucketLifecycle": lifecycle.delete_bucket_lifecycle,

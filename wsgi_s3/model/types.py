@@ -159,6 +159,41 @@ class ObjectTags:
 
 
 @dataclass(frozen=True)
+class VersionEntry:
+    """What ListObjectVersions shows of one version or delete marker, plus its place in history
+    (timestamp, origin, id: model/versions.py order). A cluster node's record may be a tombstone,
+    which hides the version; a listing never shows one."""
+
+    key: str
+    version_id: str
+    timestamp_ns: int
+    origin: str
+    etag: str
+    size: int
+    checksum_algorithms: tuple[str, ...] = ()
+    checksum_type: str = ""
+    delete_marker: bool = False
+    tombstone: bool = False
+    is_latest: bool = False  # set by the listing: the newest version of its key
+
+    @property
+    def position(self) -> tuple[int, str, str]:
+        return (self.timestamp_ns, self.origin, self.version_id)
+
+
+@dataclass(frozen=True)
+class VersionPage:
+    """One page of ListObjectVersions: versions and delete markers in key order, each key's newest
+    first, and common prefixes; the next markers name the last entry returned."""
+
+    versions: list[VersionEntry]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None
+
+
+@dataclass(frozen=True)
 class Lease:
     """What a node answers to a lease claim it granted: the state its holders left, stamped by the
     node's clock when written (0 and "" before any)."""

@@ -80,6 +80,9 @@ def create_app(store: Store, token: str, status: StatusEndpoints) -> falcon.App:
         protocol.STATUS: resources.Status,
         protocol.STATE: resources.State,
         protocol.TAGS.replace("{key}", "{key:path}"): resources.Tags,
+
+        protocol.VERSION_ENTRIES: resources.VersionEntries,
+        protocol.VERSION_RECORDS: resources.VersionRecords,
         protocol.LEASE: resources.LeaseClaim,
     }
     for template, resource in routes.items():

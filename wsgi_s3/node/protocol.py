@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload, VersionEntry
 
 PREFIX = "/v1"
 AUTH_HEADER = "Authorization"
@@ -49,6 +49,9 @@ STATUS = PREFIX + "/status"  # GET hints pending, last repair pass
 STATE = PREFIX + "/state/{name}"  # PUT a small document about the node
 TAGS = PREFIX + "/tags/{bucket}/{key}"  # GET a version's tags, PUT an update of them
 LEASE = PREFIX + "/leases/{name}"  # POST claim a lease of background work
+
+VERSION_ENTRIES = PREFIX + "/buckets/{bucket}/versions"  # GET every version in history order, tombstones too
+VERSION_RECORDS = PREFIX + "/buckets/{bucket}/versions/records"  # POST the records of some versions of one key
 
 INT64_MAX = 2**63 - 1
 POSITION_MAX = 2**64 - 1  # ring positions (model/placement.py)
@@ -424,6 +427,53 @@ def tags_from(data: object) -> ObjectTags:
     )
 
 READY = "/ready"  # GET: 200 when the node's store is writable and it is not draining (no token needed)
+
+def version_entry_json(entry: VersionEntry) -> dict[str, Any]:
+    return {
+        "key": entry.key,
+        "version_id": entry.version_id,
+        "timestamp_ns": entry.timestamp_ns,
+        "origin": entry.origin,
+        "etag": entry.etag,
+        "size": entry.size,
+        "checksum_algorithms": list(entry.checksum_algorithms),
+        "checksum_type": entry.checksum_type,
+        "delete_marker": entry.delete_marker,
+        "tombstone": entry.tombstone,
+        "is_latest": entry.is_latest,
+    }
+
+
+def version_entry_from(data: object) -> VersionEntry:
+    return VersionEntry(
+        key=field(data, "key", str),
+        version_id=field(data, "version_id", str),
+        timestamp_ns=field(data, "timestamp_ns", int),
+        origin=field(data, "origin", str),
+        etag=field(data, "etag", str),
+        size=field(data, "size", int),
+        checksum_algorithms=tuple(_list(data, "checksum_algorithms", str)),
+        checksum_type=field(data, "checksum_type", str),
+        delete_marker=field(data, "delete_marker", bool),
+        tombstone=field(data, "tombstone", bool),
+        is_latest=field(data, "is_latest", bool),
+    )
+
+
+def position_query(position: tuple[int, str, str] | None) -> dict[str, str]:
+    """A place in a key's history as query parameters (none for "from the key's newest")."""
+    if position is None:
+        return {}
+    timestamp_ns, origin, version_id = position
+    return {"timestamp_ns": str(timestamp_ns), "origin": origin, "version_id": version_id}
+
+
+def position_from(timestamp_ns: str | None, origin: str | None, version_id: str | None) -> tuple[int, str, str] | None:
+    if timestamp_ns is None and origin is None and version_id is None:
+        return None
+    if origin is None or version_id is None:
+        raise BadRequest("a position is timestamp_ns, origin and version_id together")
+    return parse_uint(timestamp_ns, "timestamp_ns"), origin, version_id
 
 
 def claim_json(holder: str, ttl_ns: int, state: str | None) -> dict[str, Any]:

@@ -319,6 +319,35 @@ class Tags(StoreResource):
         self.store.put_object_tags(bucket, key, protocol.tags_from(read_json(req)))
         resp.status = falcon.HTTP_204
 
+class VersionEntries(StoreResource):
+    """Every version of a bucket in key order, each key's newest first, tombstones included (the
+    gateway merges the owners' records: a tombstone hides the version it deleted)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        self.store.get_bucket(bucket)
+        entries = self.store.versions_after(
+            bucket,
+            req.get_param("after", default=""),
+            protocol.parse_flag(req.get_param("inclusive", default="0"), "inclusive"),
+            protocol.position_from(req.get_param("timestamp_ns"), req.get_param("origin"), req.get_param("version_id")),
+            req.get_param("before"),
+            protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT),
+            tombstones=True,
+        )
+        answer(resp, [protocol.version_entry_json(entry) for entry in entries])
+
+
+class VersionRecords(StoreResource):
+    """This node's records (tombstones included) of some versions of one key, by id."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
+        doc = read_json(req)
+        version_ids = protocol.field(doc, "version_ids", list)
+        if len(version_ids) > protocol.MAX_LIMIT or not all(isinstance(item, str) for item in version_ids):
+            raise protocol.BadRequest(f"version_ids is a list of at most {protocol.MAX_LIMIT} strings")
+        records = self.store.version_records(bucket, protocol.field(doc, "key", str), version_ids)
+        answer(resp, [protocol.version_entry_json(entry) for entry in records])
+
 
 class LeaseClaim(StoreResource):
     """Take, renew or give back a lease of background work, judged by this node's clock."""

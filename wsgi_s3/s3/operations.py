@@ -38,6 +38,8 @@ RULES: tuple[_Rule, ...] = (
     _rule("bucket", "GET", "GetBucketAcl", "read", query="acl"),
     _rule("bucket", "GET", "GetBucketTagging", "read", query="tagging"),
     _rule("bucket", "GET", "ListMultipartUploads", "read", query="uploads"),
+    _rule("bucket", "GET", "ListObjectVersions", "read", query="versions"),
+    _rule("bucket", "GET", "GetBucketVersionStats", "read", query="version-stats"),  # the seed's, JSON
     _rule("bucket", "GET", "GetBucketLifecycleConfiguration", "read", query="lifecycle"),
     _rule("bucket", "GET", "ListObjectsV2", "read", query="list-type"),
     _rule("bucket", "GET", "ListObjects", "read"),
@@ -66,6 +68,7 @@ RULES: tuple[_Rule, ...] = (
     _rule("object", "PUT", "PutObject", "write"),
     _rule("object", "POST", "CreateMultipartUpload", "write", query="uploads"),
     _rule("object", "POST", "CompleteMultipartUpload", "write", query="uploadId"),
+    _rule("object", "POST", "RestoreObjectVersion", "write", query="restore"),  # the seed's: a version made current
     _rule("object", "DELETE", "AbortMultipartUpload", "delete", query="uploadId"),
     _rule("object", "DELETE", "DeleteObjectTagging", "write", query="tagging"),
     _rule("object", "DELETE", "DeleteObject", "delete"),

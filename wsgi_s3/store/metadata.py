@@ -22,7 +22,7 @@ from dataclasses import asdict, replace
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.placement import object_position, stable_hash
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, Upload, VersionEntry
 from wsgi_s3.model.versions import newer
 from wsgi_s3.store.busy import when_unlocked
 
@@ -37,10 +37,15 @@ _ENTRY_COLUMNS = """key, timestamp_ns, json_extract(meta, '$.etag'), size,
 # A bucket's versioning state ("", "Enabled" or "Suspended") is its "versioning" configuration document.
 _BUCKET_SELECT = """SELECT name, created_ns, region, owner,
     COALESCE((SELECT document FROM bucket_configs WHERE bucket = name AND kind = 'versioning'), '') FROM buckets"""
+# A version listing shows the same, plus each version's id and place in history (model/versions.py order).
+_VERSION_ENTRY_COLUMNS = f"{_ENTRY_COLUMNS}, origin, tombstone, is_latest"  # _ENTRY_COLUMNS ends with version_id
+_HISTORY_ORDER = "timestamp_ns DESC, origin DESC, version_id DESC"
 _UPLOAD_COLUMNS = "upload_id, bucket, key, initiated_ns, meta, checksum_algorithm"
 _PART_COLUMNS = "part_number, etag, size, timestamp_ns, blob_id, checksums"
 _MAX_PARTS = 10000
 _CLOSING = ".closing"  # a node's own mark on a bucket being deleted (see close_bucket); "." names no S3 configuration
+
+_IDS_PER_QUERY = 500  # well under SQLite's bound on parameters per statement
 
 
 class Metadata:
@@ -463,6 +468,44 @@ class Metadata:
         self._begin(conn)
         conn.execute("ROLLBACK")
 
+    # version listing
+
+    def versions_after(
+        self, bucket: str, after: str, inclusive: bool, position: tuple[int, str, str] | None, before: str | None, limit: int,
+        *, tombstones: bool = False,
+    ) -> list[VersionEntry]:
+        """Up to `limit` versions (delete markers included, tombstones only when asked) in key
+        order, each key's newest first, with key < before: with `position`, the versions of key
+        `after` older than that one and then the keys after it; else the keys after `after` (from
+        it when inclusive). Index range scans of the rows a page uses, the columns a listing shows."""
+        live = "" if tombstones else " AND tombstone = 0"
+        end, ends = (" AND key < ?", (before,)) if before is not None else ("", ())
+        select = f"SELECT {_VERSION_ENTRY_COLUMNS} FROM versions INDEXED BY versions_history WHERE bucket = ?"
+        rows: list[tuple] = []
+        if position is not None:
+            rows = self.query(
+                f"{select} AND key = ? AND (timestamp_ns, origin, version_id) < (?, ?, ?){end}{live} ORDER BY {_HISTORY_ORDER} LIMIT ?",
+                (bucket, after, *position, *ends, limit),
+            )
+            inclusive = False
+        if len(rows) < limit:
+            rows += self.query(
+                f"{select} AND key {'>=' if inclusive else '>'} ?{end}{live} ORDER BY key, {_HISTORY_ORDER} LIMIT ?",
+                (bucket, after, *ends, limit - len(rows)),
+            )
+        return [_version_entry(row) for row in rows]
+
+    def version_records(self, bucket: str, key: str, version_ids: list[str]) -> list[VersionEntry]:
+        """The rows of these versions of `key`, tombstones included, looked up by primary key."""
+        rows: list[tuple] = []
+        for start in range(0, len(version_ids), _IDS_PER_QUERY):
+            chunk = version_ids[start : start + _IDS_PER_QUERY]
+            rows += self.query(
+                f"SELECT {_VERSION_ENTRY_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id IN ({','.join('?' * len(chunk))})",
+                (bucket, key, *chunk),
+            )
+        return [_version_entry(row) for row in rows]
+
     # leases
 
     def claim_lease(self, name: str, holder: str, now_ns: int, ttl_ns: int, state: str | None) -> Lease | None:
@@ -480,6 +523,14 @@ class Metadata:
                 (name, holder, now_ns + ttl_ns, lease.state, lease.state_ns),
             )
             return lease
+
+
+def _version_entry(row: tuple) -> VersionEntry:
+    key, ts, etag, size, algorithms, checksum_type, marker, version_id, origin, tombstone, is_latest = row
+    return VersionEntry(
+        key, version_id, ts, origin, etag or "", size, tuple(algorithms.split(",")) if algorithms else (), checksum_type or "",
+        bool(marker), bool(tombstone), bool(is_latest),
+    )
 
 
 def _parts(conn: sqlite3.Connection, upload_id: str, after_part: int, limit: int) -> list[Part]:

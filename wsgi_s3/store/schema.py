@@ -126,6 +126,13 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID
     """,
     """
+    -- ListObjectVersions walks every version in key order, each key's newest first (model/versions.py
+    -- order), from a marker: one range scan of this index, whatever the bucket's size. Tombstones
+    -- are in it (a cluster node sends them, so the gateway can hide what they delete), the flag is
+    -- in the index so the embedded listing skips them without reading their rows.
+    CREATE INDEX versions_history ON versions (bucket, key, timestamp_ns DESC, origin DESC, version_id DESC, tombstone)
+    """,
+    """
     -- Leases of background work (daemons/lifecycle.py): who does it until when, and how far it
     -- got, so that one process per cluster does it and a successor resumes where it stopped.
     CREATE TABLE leases (

@@ -17,7 +17,7 @@ import os
 from dataclasses import replace
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload, VersionEntry
 from wsgi_s3.model.versions import now_ns
 from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
@@ -184,6 +184,19 @@ class Store:
         """Raise unless a write could succeed now: SQLite takes its write lock, the blob area takes a file."""
         self.meta.check_writable()
         self.blobs.check_writable()
+
+    def versions_after(
+        self, bucket: str, after: str, inclusive: bool, position: tuple[int, str, str] | None, before: str | None, limit: int,
+        *, tombstones: bool = False,
+    ) -> list[VersionEntry]:
+        """Every version in key order, each key's newest first, from a cursor (see
+        Metadata.versions_after); tombstones too for a cluster node, whose gateway merges owners."""
+        return self.meta.versions_after(bucket, after, inclusive, position, before, limit, tombstones=tombstones)
+
+    def version_records(self, bucket: str, key: str, version_ids: list[str]) -> list[VersionEntry]:
+        """This store's records of some versions of one key, tombstones included (a gateway checks
+        the versions it merged from several nodes against them)."""
+        return self.meta.version_records(bucket, key, version_ids)
 
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
         """Take, renew (storing `state` when given) or with ttl 0 give back a lease of background

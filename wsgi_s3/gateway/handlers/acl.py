@@ -58,7 +58,7 @@ def _owner_only_policy(owner: str) -> bytes:
 
 def _object_version(ctx: S3Context) -> None:
     """The version an object ACL request names must exist; its version id is echoed as S3 does."""
-    ctx.set_headers(version_headers(find_version(ctx, ctx.bucket, ctx.key, ctx.query.get("versionId"))))
+    ctx.set_headers(version_headers(ctx, find_version(ctx, ctx.bucket, ctx.key, ctx.query.get("versionId"))))
 
 
 def _put_acl(ctx: S3Context) -> None:

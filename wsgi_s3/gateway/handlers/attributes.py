@@ -65,7 +65,7 @@ def get_object_attributes(ctx: S3Context) -> None:
     marker = _header_int(ctx, "x-amz-part-number-marker", 0)
     version = find_version(ctx, ctx.bucket, ctx.key, ctx.query.get("versionId"))
     ctx.resp.set_header("Last-Modified", http_date(version.timestamp_ns))
-    ctx.set_headers(version_headers(version))
+    ctx.set_headers(version_headers(ctx, version))
     fields: list = []
     if "ETag" in requested:
         fields.append(("ETag", version.etag))  # S3 answers this ETag without quotes

@@ -1,4 +1,4 @@
-"""CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, Put/GetBucketVersioning."""
+"""CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation (versioning: handlers/versioning.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.model import errors as storage
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.names import check_bucket_name, check_location_constraint
-from wsgi_s3.s3.xml import parse_location_constraint, parse_versioning, render
+from wsgi_s3.s3.xml import parse_location_constraint, render
 
 
 def create_bucket(ctx: S3Context) -> None:
@@ -40,18 +40,3 @@ def get_bucket_location(ctx: S3Context) -> None:
     region = ctx.backend.get_bucket(ctx.bucket).region
     # Amazon answers an empty constraint for us-east-1.
     ctx.xml(render("LocationConstraint", "" if region == "us-east-1" else region))
-
-
-def put_bucket_versioning(ctx: S3Context) -> None:
-    status, mfa_delete = parse_versioning(ctx.document())
-    if mfa_delete == "Enabled":
-        raise errors.NotImplemented_("MFA Delete is not implemented.")
-    if status is not None:
-        ctx.backend.put_bucket_config(ctx.bucket, "versioning", status)
-    else:
-        ctx.backend.get_bucket(ctx.bucket)  # nothing to change, but the bucket must exist
-
-
-def get_bucket_versioning(ctx: S3Context) -> None:
-    status = ctx.backend.get_bucket(ctx.bucket).versioning
-    ctx.xml(render("VersioningConfiguration", [("Status", status or None)]))

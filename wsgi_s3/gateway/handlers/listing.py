@@ -1,4 +1,4 @@
-"""ListObjects (v1) and ListObjectsV2."""
+"""ListObjects (v1), ListObjectsV2 and ListObjectVersions."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import binascii
 
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.handlers.service import owner_fields
-from wsgi_s3.model.types import ListEntry, ListPage
+from wsgi_s3.model.types import ListEntry, ListPage, VersionEntry
 from wsgi_s3.s3 import errors
-from wsgi_s3.s3.names import encode_key
+from wsgi_s3.s3.names import check_version_id, encode_key
 from wsgi_s3.s3.numbers import INT32_MAX, is_ascii_digits, parse_uint
 from wsgi_s3.s3.xml import iso8601, render
 
@@ -109,3 +109,57 @@ def list_objects_v2(ctx: S3Context) -> None:
         ("EncodingType", encoding),
     ]
     ctx.xml(render("ListBucketResult", fields + _entries(page, encoding, owner)))
+
+
+def _version_marker(ctx: S3Context, key_marker: str) -> str | None:
+    marker = ctx.query.get("version-id-marker") or None  # empty is none, as S3 takes it
+    if marker is None:
+        return None
+    if not key_marker:
+        raise errors.InvalidArgument("A version-id marker cannot be specified without a key marker.", ArgumentName="version-id-marker", ArgumentValue=marker)
+    try:
+        return check_version_id(marker)
+    except errors.InvalidArgument:
+        raise errors.InvalidArgument("Invalid version id specified", ArgumentName="version-id-marker", ArgumentValue=marker) from None
+
+
+def _version(entry: VersionEntry, encoding: str | None, owner: str) -> tuple[str, list]:
+    fields: list = [
+        ("Key", encode_key(entry.key, encoding)),
+        ("VersionId", entry.version_id),
+        ("IsLatest", entry.is_latest),
+        ("LastModified", iso8601(entry.timestamp_ns)),
+    ]
+    if entry.delete_marker:
+        return "DeleteMarker", fields + [("Owner", owner_fields(owner))]
+    fields.append(("ETag", f'"{entry.etag}"'))
+    fields += [("ChecksumAlgorithm", algorithm) for algorithm in entry.checksum_algorithms]
+    if entry.checksum_type:
+        fields.append(("ChecksumType", entry.checksum_type))
+    fields += [("Size", entry.size), ("StorageClass", "STANDARD"), ("Owner", owner_fields(owner))]
+    return "Version", fields
+
+
+def list_object_versions(ctx: S3Context) -> None:
+    encoding, limit = encoding_type(ctx), max_keys(ctx)
+    prefix, delimiter = ctx.query.get("prefix", ""), ctx.query.get("delimiter", "")
+    key_marker = ctx.query.get("key-marker", "")
+    version_marker = _version_marker(ctx, key_marker)
+    owner = ctx.backend.get_bucket(ctx.bucket).owner
+    page = ctx.backend.list_versions(ctx.bucket, prefix, delimiter, key_marker, version_marker, limit)
+    truncated = page.is_truncated
+    fields: list = [
+        ("Name", ctx.bucket),
+        ("Prefix", encode_key(prefix, encoding)),
+        ("KeyMarker", encode_key(key_marker, encoding)),
+        ("VersionIdMarker", version_marker or ""),
+        ("NextKeyMarker", encode_key(page.next_key_marker, encoding) if truncated and page.next_key_marker else None),
+        ("NextVersionIdMarker", page.next_version_id_marker if truncated else None),
+        ("MaxKeys", limit),
+        ("Delimiter", encode_key(delimiter, encoding) if delimiter else None),
+        ("IsTruncated", truncated),
+        ("EncodingType", encoding),
+    ]
+    fields += [_version(entry, encoding, owner) for entry in page.versions]
+    fields += [("CommonPrefixes", [("Prefix", encode_key(p, encoding))]) for p in page.common_prefixes]
+    ctx.xml(render("ListVersionsResult", fields))

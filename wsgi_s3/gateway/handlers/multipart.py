@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import falcon
 
+from wsgi_s3.gateway import versioning
 from wsgi_s3.gateway.body import CopiedBody
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.handlers.lifecycle import set_expiration_header
 from wsgi_s3.gateway.handlers.listing import encoding_type, max_keys
-from wsgi_s3.gateway.handlers.objects import copy_source, write_headers
+from wsgi_s3.gateway.handlers.objects import copy_source, copy_source_headers, write_headers
 from wsgi_s3.gateway.handlers.service import owner_fields
 from wsgi_s3.model.types import ObjectMeta, Part, Upload
 from wsgi_s3.s3 import checksums, errors
@@ -99,6 +100,7 @@ def upload_part_copy(ctx: S3Context) -> None:
     start, length = _copy_range(ctx.headers.get("x-amz-copy-source-range"), source.size)
     body = CopiedBody(ctx.backend.open_object(source, start, length), {}, {}, upload.checksum_algorithm)
     part = ctx.backend.upload_part(upload, number, body)
+    copy_source_headers(ctx, source)
     result = [("LastModified", iso8601(part.timestamp_ns)), ("ETag", f'"{part.etag}"')] + _checksum_fields(part.checksums)
     ctx.xml(render("CopyPartResult", result))
 
@@ -139,9 +141,11 @@ def complete_multipart_upload(ctx: S3Context) -> None:
         part_checksums=tuple(part.checksums[upload.checksum_algorithm] for part in chosen) if found else (),
         tags=upload.meta.tags,
     )
-    version = ctx.backend.complete_upload(upload, chosen, meta, ctx.new_version(ctx.backend.get_bucket(ctx.bucket)))
-    write_headers(ctx, version, etag=False)
+    bucket = ctx.backend.get_bucket(ctx.bucket)
+    version = ctx.backend.complete_upload(upload, chosen, meta, ctx.new_version(bucket))
+    write_headers(ctx, version, etag=False, bucket=bucket)
     set_expiration_header(ctx, version)
+    versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
     location = f"{ctx.req.scheme}://{ctx.headers.get('host', '')}/{ctx.bucket}/{ctx.key}"
     result = [("Location", location), ("Bucket", ctx.bucket), ("Key", ctx.key), ("ETag", f'"{version.etag}"')]
     if found:

@@ -12,8 +12,7 @@ from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.errors import to_s3_error
 from wsgi_s3.gateway.handlers.lifecycle import set_expiration_header
 from wsgi_s3.model import errors as storage
-from wsgi_s3.model.types import ObjectVersion
-from wsgi_s3.model.versions import NULL_VERSION
+from wsgi_s3.model.types import BucketInfo, ObjectVersion
 from wsgi_s3.s3 import checksums, errors
 from wsgi_s3.s3.conditions import NotModified, check_preconditions, parse_range
 from wsgi_s3.s3.headers import content_headers, http_date, response_overrides, to_wire, user_metadata
@@ -23,16 +22,17 @@ from wsgi_s3.s3.tagging import copy_tags, request_tags
 from wsgi_s3.s3.xml import iso8601, parse_delete, render
 
 
-def version_headers(version: ObjectVersion) -> dict[str, str]:
-    # Buckets that never had versioning show no version id (rclone would follow a "null" one).
-    return {} if version.version_id == NULL_VERSION else {"x-amz-version-id": version.version_id}
+def version_headers(ctx: S3Context, version: ObjectVersion, bucket: BucketInfo | None = None) -> dict[str, str]:
+    """x-amz-version-id as S3 shows it (see versioning.shown_id); `bucket` saves a lookup."""
+    shown = versioning.shown_id(ctx.backend, bucket or version.bucket, version.version_id)
+    return {"x-amz-version-id": shown} if shown else {}
 
 
-def write_headers(ctx: S3Context, version: ObjectVersion, *, etag: bool = True) -> None:
+def write_headers(ctx: S3Context, version: ObjectVersion, *, etag: bool = True, bucket: BucketInfo | None = None) -> None:
     """Headers of a write's response: ETag (unless the body carries it), version id, stored checksum."""
     if etag:
         ctx.resp.set_header("ETag", f'"{version.etag}"')
-    ctx.set_headers(version_headers(version))
+    ctx.set_headers(version_headers(ctx, version, bucket))
     for algorithm, digest in version.meta.checksums.items():
         ctx.resp.set_header(checksums.header_name(algorithm), digest)
 
@@ -49,8 +49,9 @@ def put_object(ctx: S3Context) -> None:
         ctx.bucket, ctx.key, body, ctx.new_version(bucket),
         if_none_match=bool(if_none_match), if_match=if_match.strip().strip('"') if if_match else None,
     )
-    write_headers(ctx, version)
+    write_headers(ctx, version, bucket=bucket)
     set_expiration_header(ctx, version)
+    versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
 
 
 def find_version(ctx: S3Context, bucket: str, key: str, version_id: str | None) -> ObjectVersion:
@@ -58,7 +59,7 @@ def find_version(ctx: S3Context, bucket: str, key: str, version_id: str | None) 
     version = ctx.backend.head_object(bucket, key, version_id)
     if version.delete_marker:
         ctx.resp.set_header("x-amz-delete-marker", "true")
-        ctx.set_headers(version_headers(version))
+        ctx.set_headers(version_headers(ctx, version))
         if version_id is not None:
             raise errors.MethodNotAllowed(Method=ctx.req.method, ResourceType="DeleteMarker")
         raise errors.NoSuchKey(Key=key)
@@ -69,7 +70,7 @@ def _object_headers(ctx: S3Context, version: ObjectVersion) -> None:
     ctx.resp.set_header("ETag", f'"{version.etag}"')
     ctx.resp.set_header("Last-Modified", http_date(version.timestamp_ns))
     ctx.resp.set_header("Accept-Ranges", "bytes")
-    ctx.set_headers(version_headers(version))
+    ctx.set_headers(version_headers(ctx, version))
     content = {**version.meta.content, **response_overrides(ctx.query)}
     for name, value in content.items():
         ctx.resp.set_header(name, value)
@@ -133,9 +134,10 @@ def delete_object(ctx: S3Context) -> None:
     result = versioning.delete(ctx.backend, bucket, ctx.key, check_version_id(ctx.query.get("versionId")), ctx.clock)
     if result.delete_marker:
         ctx.resp.set_header("x-amz-delete-marker", "true")
-    if result.version_id and result.version_id != NULL_VERSION:
-        # An id no version has is echoed back as S3 does (the delete found nothing to remove).
-        ctx.resp.set_header("x-amz-version-id", result.version_id)
+    # An id no version has is echoed back as S3 does (the delete found nothing to remove).
+    shown = versioning.shown_id(ctx.backend, bucket, result.version_id)
+    if shown:
+        ctx.resp.set_header("x-amz-version-id", shown)
     ctx.resp.status = falcon.HTTP_204
 
 
@@ -189,6 +191,13 @@ def copy_source(ctx: S3Context) -> ObjectVersion:
     return source
 
 
+def copy_source_headers(ctx: S3Context, source: ObjectVersion) -> None:
+    """The source version a copy read, shown as x-amz-version-id is (see versioning.shown_id)."""
+    shown = versioning.shown_id(ctx.backend, source.bucket, source.version_id)
+    if shown:
+        ctx.resp.set_header("x-amz-copy-source-version-id", shown)
+
+
 def copy_object(ctx: S3Context) -> None:
     source = copy_source(ctx)
     replace = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
@@ -209,13 +218,13 @@ def copy_object(ctx: S3Context) -> None:
     if algorithm and algorithm not in checksums.ALGORITHMS:
         raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
     tags = copy_tags(ctx.headers, source.meta.tags)
-    stamp = ctx.new_version(ctx.backend.get_bucket(ctx.bucket))
+    bucket = ctx.backend.get_bucket(ctx.bucket)
     body = TaggedBody(CopiedBody(ctx.backend.open_object(source, 0, source.size), content, user_meta, algorithm), tags)
-    version = ctx.backend.put_object(ctx.bucket, ctx.key, body, stamp)
-    write_headers(ctx, version, etag=False)
+    version = ctx.backend.put_object(ctx.bucket, ctx.key, body, ctx.new_version(bucket))
+    write_headers(ctx, version, etag=False, bucket=bucket)
     set_expiration_header(ctx, version)
-    if source.version_id != NULL_VERSION:
-        ctx.resp.set_header("x-amz-copy-source-version-id", source.version_id)
+    copy_source_headers(ctx, source)
+    versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
     result = [("LastModified", iso8601(version.timestamp_ns)), ("ETag", f'"{version.etag}"')]
     result += [("Checksum" + algorithm, digest) for algorithm, digest in version.meta.checksums.items()]
     ctx.xml(render("CopyObjectResult", result))

@@ -34,7 +34,7 @@ def render_tags(tags: Tags) -> bytes:
 def _named_version(ctx: S3Context) -> ObjectVersion:
     """The version the request names (versionId, or the latest); delete markers answer as for GET."""
     version = find_version(ctx, ctx.bucket, ctx.key, check_version_id(ctx.query.get("versionId")))
-    ctx.set_headers(version_headers(version))
+    ctx.set_headers(version_headers(ctx, version))
     return version
 
 
