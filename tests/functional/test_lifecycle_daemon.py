@@ -118,6 +118,38 @@ def test_rules_are_applied_once_and_what_they_do_not_match_is_kept(services, kin
     ]
 
 
+@pytest.mark.parametrize("kind", ["embedded", "cluster"])
+def test_old_noncurrent_versions_and_lone_delete_markers_go(services, kind):
+    endpoints = services(kind)
+    s3 = make_client(endpoints[0].endpoint)
+    s3.create_bucket(Bucket="history")
+    s3.put_bucket_versioning(Bucket="history", VersioningConfiguration={"Status": "Enabled"})
+    rules = [
+        {"ID": "old", "Filter": {"Prefix": "k"}, "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 1}},
+        {
+            "ID": "markers", "Filter": {"Prefix": "gone/"}, "Status": "Enabled", "Expiration": {"ExpiredObjectDeleteMarker": True},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+        },
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket="history", LifecycleConfiguration={"Rules": rules})
+    ids = [s3.put_object(Bucket="history", Key="k", Body=str(n).encode())["VersionId"] for n in range(4)]
+    for key in ("gone/a", "kept/b"):
+        s3.put_object(Bucket="history", Key=key, Body=b"x")
+        s3.delete_object(Bucket="history", Key=key)
+
+    def history() -> list[tuple[str, str, bool]]:
+        listed = s3.list_object_versions(Bucket="history")
+        entries = [(v["Key"], v["VersionId"], False) for v in listed.get("Versions", [])]
+        entries += [(m["Key"], m["VersionId"], True) for m in listed.get("DeleteMarkers", [])]
+        return sorted(entries)
+
+    # k keeps its current version and the newest noncurrent one; gone/a's version goes, then its
+    # marker, alone at last; kept/b's marker stays with the version it hides (no rule removes that).
+    wait_for(lambda: [(key, marker) for key, _, marker in history()] == [("k", False), ("k", False), ("kept/b", False), ("kept/b", True)])
+    assert {version_id for key, version_id, _ in history() if key == "k"} == {ids[3], ids[2]}
+    assert s3.get_object(Bucket="history", Key="k")["Body"].read() == b"3"
+
+
 def test_what_the_daemon_did_is_on_the_metrics_port(services):
     port = free_port()
     (server,) = services("embedded", WSGI_S3_METRICS_LISTEN=f"127.0.0.1:{port}", WSGI_S3_MP_TTL="1h")

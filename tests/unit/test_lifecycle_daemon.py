@@ -157,3 +157,28 @@ def test_uploads_are_aborted_by_rule_and_by_mp_ttl(backend):
     assert daemon(backend, days_ahead=0, mp_ttl=3600).run_uploads()  # an hour is not up yet
     assert daemon(backend, days_ahead=0.05, mp_ttl=3600).run_uploads()
     assert backend.list_uploads("u", "", "", 100) == []
+
+
+def test_noncurrent_versions_expire_after_their_days_but_the_newest_noncurrent_are_kept(backend):
+    bucket_with(backend, "n", [Rule("old", True, Filter(""), noncurrent_days=1, newer_noncurrent_versions=1)], "Enabled")
+    ids = [put(backend, "n", "k", str(n).encode()) for n in range(4)]
+    put(backend, "n", "other")
+    assert daemon(backend, days_ahead=0.5).run_versions()  # noncurrent since just now: not yet
+    assert [entry.version_id for entry in backend.list_versions("n", "", "", "", None, 100).versions if entry.key == "k"] == ids[::-1]
+    assert daemon(backend).run_versions()
+    assert [entry.version_id for entry in backend.list_versions("n", "", "", "", None, 100).versions if entry.key == "k"] == [ids[3], ids[2]]
+    assert backend.head_object("n", "other").size == 4  # a current version is never noncurrent
+
+
+def test_a_delete_marker_left_alone_is_removed_and_one_with_versions_kept(backend):
+    rules = [Rule("markers", True, Filter("gone/"), expired_object_delete_marker=True), Rule("old", True, Filter("gone/"), noncurrent_days=1)]
+    bucket_with(backend, "m", rules, "Enabled")
+    for key in ("gone/a", "kept/b"):
+        put(backend, "m", key)
+        versioning.delete(backend, backend.get_bucket("m"), key, None, CLOCK)
+    assert daemon(backend, batch=1).run_versions()  # gone/a's old version goes; its marker is alone only now
+    assert [(e.key, e.delete_marker) for e in backend.list_versions("m", "", "", "", None, 100).versions] == [
+        ("gone/a", True), ("kept/b", True), ("kept/b", False),
+    ]
+    assert daemon(backend, batch=1).run_versions()
+    assert [(e.key, e.delete_marker) for e in backend.list_versions("m", "", "", "", None, 100).versions] == [("kept/b", True), ("kept/b", False)]

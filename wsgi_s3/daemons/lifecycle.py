@@ -1,10 +1,13 @@
 """The lifecycle daemon: applies every bucket's lifecycle rules (s3/lifecycle.py), and the seed's
 `mp_ttl`, through the Backend, so the same code serves the embedded store and a cluster.
 
-Two passes over every bucket, each under a lease of its own (Backend.claim_lease):
+Three passes over every bucket, each under a lease of its own (Backend.claim_lease):
   - "lifecycle-objects", every `lifecycle_interval`: current versions an enabled Expiration rule
     (Days or Date) has expired are removed, or hidden by a delete marker (gateway/versioning.py's
     `expire`, as S3 does it);
+  - "lifecycle-versions", every `lifecycle_interval`, over ListObjectVersions: noncurrent versions
+    past a NoncurrentVersionExpiration (beyond its NewerNoncurrentVersions), and delete markers
+    left as their key's only version (ExpiredObjectDeleteMarker), are removed for good;
   - "lifecycle-uploads", every `mp_sweep_interval`: multipart uploads older than an enabled
     AbortIncompleteMultipartUpload rule allows, or than `mp_ttl`, are aborted.
 
@@ -36,8 +39,8 @@ from wsgi_s3.backend.base import Backend
 from wsgi_s3.config import Settings
 from wsgi_s3.gateway import versioning
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, Upload
-from wsgi_s3.model.versions import HybridClock
+from wsgi_s3.model.types import BucketInfo, ListEntry, Upload, VersionEntry
+from wsgi_s3.model.versions import NULL_VERSION, HybridClock, VersionStamp
 from wsgi_s3.observability import metrics
 from wsgi_s3.s3 import lifecycle
 from wsgi_s3.s3.lifecycle import DAY_NS, Rule
@@ -78,8 +81,15 @@ class Progress:
     started_ns: int = 0  # 0: no pass under way
     bucket: str = ""
     marker: str = ""
-    upload_marker: str = ""
+    upload_marker: str = ""  # the upload id (uploads pass) or version id (versions pass) after `marker`
     finished_ns: int = 0  # when the last pass ended
+    # the versions pass, within the key it is in: when the version after the next became noncurrent
+    # (the newer one's stamp), how many noncurrent versions came before, and a delete marker that
+    # is the key's latest version and, so far, its only one
+    key: str = ""
+    newer_ns: int = 0
+    noncurrent: int = 0
+    lone_marker: str = ""
 
     @classmethod
     def parse(cls, state: str) -> Progress:
@@ -166,7 +176,7 @@ class LifecycleDaemon:
             os.nice(10)  # in the forked process: serving comes first
             log.info("lifecycle: running as %s", self.holder)
             self.started = True
-        for run in (self.run_objects, self.run_uploads):
+        for run in (self.run_objects, self.run_versions, self.run_uploads):
             try:
                 run()
             except LeaseLost as exc:
@@ -180,6 +190,10 @@ class LifecycleDaemon:
 
     def run_uploads(self) -> bool:
         return self._run("lifecycle-uploads", self.schedule.upload_interval, self._abort_bucket)
+
+    def run_versions(self) -> bool:
+        """NoncurrentVersionExpiration and ExpiredObjectDeleteMarker, over every key's versions."""
+        return self._run("lifecycle-versions", self.schedule.interval, self._prune_bucket)
 
     def _run(self, name: str, interval: float, work: Callable[[_Pass, BucketInfo], Iterator[None]]) -> bool:
         ttl_ns = int(self.schedule.lease * 1e9)
@@ -200,7 +214,7 @@ class LifecycleDaemon:
             if bucket.name < progress.bucket:
                 continue  # done before a restart
             if bucket.name != progress.bucket:
-                progress.bucket, progress.marker, progress.upload_marker = bucket.name, "", ""
+                run.progress = progress = Progress(started_ns=progress.started_ns, bucket=bucket.name, finished_ns=progress.finished_ns)
             try:
                 for _ in work(run, bucket):
                     run.save()
@@ -256,6 +270,73 @@ class LifecycleDaemon:
         if versioning.expire(self.backend, bucket, current, self.clock):
             COUNTERS.expired(current.size)
             log.info("lifecycle: expired %s/%s (%d bytes) by rule %r", bucket.name, current.key, current.size, found[1].id)
+
+    # noncurrent versions and lone delete markers
+
+    def _prune_bucket(self, run: _Pass, bucket: BucketInfo) -> Iterator[None]:
+        rules = [rule for rule in self._rules(bucket.name) if rule.noncurrent_days is not None or rule.expired_object_delete_marker]
+        if not rules:
+            return
+        progress = run.progress
+        while True:
+            page = self.backend.list_versions(bucket.name, "", "", progress.marker, progress.upload_marker or None, self.schedule.batch)
+            for entry in page.versions:
+                if entry.key != progress.key:
+                    self._settle_marker(bucket, rules, progress)
+                    progress.key, progress.noncurrent = entry.key, 0
+                    progress.lone_marker = entry.version_id if entry.delete_marker else ""
+                else:
+                    progress.lone_marker = ""
+                    progress.noncurrent += 1
+                    self._prune(bucket, rules, progress, entry)
+                progress.newer_ns = entry.timestamp_ns
+            if not page.is_truncated or page.next_key_marker is None:
+                self._settle_marker(bucket, rules, progress)
+                progress.key = ""
+                return
+            progress.marker, progress.upload_marker = page.next_key_marker, page.next_version_id_marker or ""
+            yield
+
+    def _prune(self, bucket: BucketInfo, rules: list[Rule], progress: Progress, entry: VersionEntry) -> None:
+        """A noncurrent version (the progress's `noncurrent`-th of its key, noncurrent since
+        `newer_ns`): removed once a matching rule's NoncurrentDays have passed since then, unless
+        it is among the NewerNoncurrentVersions the rule keeps."""
+        now = self.now_ns()
+        tags = None
+        for rule in rules:
+            if rule.noncurrent_days is None or progress.noncurrent <= (rule.newer_noncurrent_versions or 0):
+                continue
+            if lifecycle.midnight_after(progress.newer_ns + rule.noncurrent_days * DAY_NS) > now:
+                continue
+            if rule.filter.tags and tags is None:
+                tags = self.backend.get_object_tags(bucket.name, entry.key, entry.version_id)
+            if rule.filter.matches(entry.key, entry.size, tags):
+                self._remove(bucket, entry.key, entry.version_id, entry.timestamp_ns, entry.size, rule)
+                return
+
+    def _settle_marker(self, bucket: BucketInfo, rules: list[Rule], progress: Progress) -> None:
+        """A delete marker that is its key's only version is removed by ExpiredObjectDeleteMarker
+        (no Tag condition is allowed with it), if it is still the latest version."""
+        if not progress.lone_marker:
+            return
+        for rule in rules:
+            if rule.expired_object_delete_marker and rule.filter.matches(progress.key, 0, {}):
+                try:
+                    latest = self.backend.head_object(bucket.name, progress.key)
+                except errors.NotFound:
+                    return
+                if latest.version_id == progress.lone_marker and latest.delete_marker:
+                    self._remove(bucket, latest.key, latest.version_id, latest.timestamp_ns, 0, rule)
+                return
+
+    def _remove(self, bucket: BucketInfo, key: str, version_id: str, timestamp_ns: int, size: int, rule: Rule) -> None:
+        """Delete one version for good. The null version is rewritten under its id, so its removal
+        is stamped just after the write judged (a newer write of it is kept); any other id names
+        one write, whose removal is stamped now, as a client's DELETE ?versionId would be."""
+        stamp_ns = timestamp_ns + 1 if version_id == NULL_VERSION else self.clock.stamp()
+        if self.backend.delete_version(bucket.name, key, VersionStamp(version_id, stamp_ns, self.clock.origin)) is not None:
+            COUNTERS.expired(size)
+            log.info("lifecycle: removed version %s of %s/%s (%d bytes) by rule %r", version_id, bucket.name, key, size, rule.id)
 
     # abandoned multipart uploads
 

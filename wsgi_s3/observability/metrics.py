@@ -272,7 +272,8 @@ def metrics_port_app(collectors: Callable[[], list[object]], about: dict[str, ob
 
 # the lifecycle daemon (daemons/lifecycle.py), counted in its own process
 LIFECYCLE_EXPIRED_OBJECTS = Counter(
-    "s3_lifecycle_expired_objects", "Current versions expired by lifecycle rules (deleted, or hidden by a delete marker)"
+    "s3_lifecycle_expired_objects", "Versions expired by lifecycle rules (current ones deleted or hidden by a delete marker, "
+    "noncurrent ones and lone delete markers removed)"
 )
 LIFECYCLE_EXPIRED_BYTES = Counter("s3_lifecycle_expired_bytes", "Bytes of the versions expired by lifecycle rules")
 LIFECYCLE_ABORTED_UPLOADS = Counter(
