@@ -142,6 +142,16 @@ class Settings:
         10, "cluster", "Seconds a node that could not be reached, timed out or broke a stream off is left alone (requests skip "
         "it at once) before it is tried again; 0: never.", ("gateway",), seconds=True, minimum=0,
     )
+    max_body_mb: int = _setting(
+        5120, "limits", "Largest request body in MiB (one PutObject or one part; the spec's -max_body_mb): a larger one is "
+        "refused with EntityTooLarge before its body is read. 5120 is S3's own limit (5 GiB); more changes nothing.",
+        _S3, minimum=1,
+    )
+    max_inflight: int = _setting(
+        1000, "limits", "Requests each worker process serves at once (the service: workers x this; the spec's -max_inflight). "
+        "Past it a request is answered 503 SlowDown at once, not queued. Keep it at most worker_connections: a connection "
+        "past those waits in the kernel's accept queue.", _S3, minimum=1,
+    )
     # the lifecycle daemon (daemons/lifecycle.py): one per serve, and one per gateway taking turns by lease
     lifecycle_interval: int = _setting(
         3600, "lifecycle", "Seconds (or a duration: 1h) between passes that expire objects by the buckets' lifecycle rules.",

@@ -13,6 +13,7 @@ from wsgi_s3.backend.local import LocalBackend
 from wsgi_s3.config import Settings, active
 from wsgi_s3.gateway.app import create_app
 from wsgi_s3.gateway.auth import Authenticator, SharedCredentials, credential_store
+from wsgi_s3.gateway.body import MAX_PUT_SIZE
 from wsgi_s3.node.app import create_app as create_node_app
 from wsgi_s3.observability.metrics import StoreCollector, counted
 from wsgi_s3.observability.status import StatusEndpoints
@@ -74,7 +75,8 @@ def _s3_app(
         status_access=settings.status_access,
         token=settings.status_token,
     )
-    return create_app(backend, authenticator, domain=settings.domain, region=settings.region, status=status)
+    max_body = min(MAX_PUT_SIZE, settings.max_body_mb * 1024**2)
+    return create_app(backend, authenticator, domain=settings.domain, region=settings.region, status=status, max_body=max_body)
 
 
 def _about(settings: Settings) -> dict[str, object]:

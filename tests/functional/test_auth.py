@@ -190,10 +190,13 @@ def test_anonymous_requests_cannot_list_uploads(anonymous_server):
 
 
 def test_ready_says_not_ready_without_details(start_server):
-    server = start_server()
+    server = start_server("--lock-timeout", "1")
     assert send("GET", f"{server.endpoint}/ready").data == b"READY"
-    with sqlite3.connect(server.data_dir / "meta.db") as db:
-        db.execute("ALTER TABLE buckets RENAME TO buckets_gone")
-    resp = send("GET", f"{server.endpoint}/ready")
+    db = sqlite3.connect(server.data_dir / "meta.db", isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")  # another writer holds the store: writes would time out
+        resp = send("GET", f"{server.endpoint}/ready")
+    finally:
+        db.close()
     assert (resp.status, resp.data) == (503, b"NOT READY")
-    assert "buckets" in server.log()  # the operator still learns why
+    assert "stayed locked" in server.log()  # the operator still learns why

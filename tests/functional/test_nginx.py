@@ -42,7 +42,7 @@ def nginx_binary() -> str:
     return path
 
 
-def render_site(site: str, upstream_port: int, port: int, tls: TlsFiles) -> str:
+def render_site(site: str, upstream_port: int, port: int, tls: TlsFiles, metrics_port: int) -> str:
     """The site with the test's upstream, listen address and certificate; each placeholder must be found
     exactly once, so that a changed site file fails here instead of silently running something else."""
     replacements = [
@@ -51,6 +51,7 @@ def render_site(site: str, upstream_port: int, port: int, tls: TlsFiles) -> str:
         (r"listen \[::\]:443 ssl;", ""),  # the test listens on IPv4 loopback only
         (r"ssl_certificate \S+;", f"ssl_certificate {tls.cert};"),
         (r"ssl_certificate_key \S+;", f"ssl_certificate_key {tls.key};"),
+        (r"proxy_pass http://127\.0\.0\.1:9091;", f"proxy_pass http://127.0.0.1:{metrics_port};"),
     ]
     for pattern, replacement in replacements:
         site, count = re.subn(pattern, replacement, site)
@@ -69,10 +70,10 @@ class Nginx:
         return f"https://127.0.0.1:{self.port}"
 
 
-def start_nginx(prefix: Path, upstream_port: int, tls: TlsFiles) -> Nginx:
+def start_nginx(prefix: Path, upstream_port: int, tls: TlsFiles, metrics_port: int) -> Nginx:
     prefix.mkdir()
     port = free_port()
-    (prefix / "site.conf").write_text(render_site(SITE.read_text(), upstream_port, port, tls))
+    (prefix / "site.conf").write_text(render_site(SITE.read_text(), upstream_port, port, tls, metrics_port))
     temp = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     (prefix / "nginx.conf").write_text(
         "master_process off;\n"  # one process: stopping it leaves no worker behind
@@ -108,9 +109,10 @@ def start_nginx(prefix: Path, upstream_port: int, tls: TlsFiles) -> Nginx:
 
 @pytest.fixture
 def nginx(start_server, tls_files: TlsFiles, tmp_path: Path) -> Iterator[Nginx]:
-    """nginx with the project's site in front of a fresh embedded server."""
-    server = start_server()
-    proxy = start_nginx(tmp_path / "nginx", server.port, tls_files)
+    """nginx with the project's site in front of a fresh embedded server (and its metrics port)."""
+    metrics_port = free_port()
+    server = start_server("--metrics-listen", f"127.0.0.1:{metrics_port}")
+    proxy = start_nginx(tmp_path / "nginx", server.port, tls_files, metrics_port)
     yield proxy
     proxy.process.terminate()
     proxy.process.wait(timeout=10)
@@ -288,20 +290,24 @@ def test_presigned_url_through_nginx(s3, bucket, tls_files):
         assert http.request("GET", url.replace("Signature=", "Signature=0")).status == 403
 
 
-def get_metrics(nginx: Nginx, tls: TlsFiles, source: str) -> HTTPResponse:
+def get_metrics(nginx: Nginx, tls: TlsFiles, source: str) -> tuple[HTTPResponse, bytes]:
     sock = tls_socket(nginx, tls, source)
     sock.sendall(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{nginx.port}\r\nConnection: close\r\n\r\n".encode())
     response = HTTPResponse(sock)
     response.begin()
-    response.read()
+    body = response.read()
     sock.close()
-    return response
+    return response, body
 
 
-def test_metrics_only_from_local_addresses(nginx, tls_files):
+def test_metrics_only_from_local_addresses(nginx, tls_files, bucket):
     # 127.0.0.2 is loopback to the kernel but not one of the site's allowed addresses: it stands in for a
     # remote scraper. nginx itself refuses it (no x-amz-request-id: the gateway never saw it).
-    refused = get_metrics(nginx, tls_files, "127.0.0.2")
+    refused, _ = get_metrics(nginx, tls_files, "127.0.0.2")
     assert refused.status == 403 and refused.getheader("x-amz-request-id") is None
-    allowed = get_metrics(nginx, tls_files, "127.0.0.1")
-    assert allowed.getheader("x-amz-request-id")
+    allowed, body = get_metrics(nginx, tls_files, "127.0.0.1")
+    # The metrics port's exposition (the S3 port serves none by default: status_access = off), which
+    # counted the CreateBucket of `bucket` through nginx.
+    assert allowed.status == 200 and allowed.getheader("Content-Type").startswith("text/plain")
+    assert allowed.getheader("x-amz-request-id") is None
+    assert re.search(rb'^s3_requests_total\{[^}]*operation="CreateBucket"', body, re.M), body[:2000]

@@ -142,9 +142,11 @@ def test_the_seeds_flags_as_its_tables_write_them(tmp_path):
     # Multipart cleanup is a gateway's (the seed's table lists it there): its lifecycle daemon does it.
     gateway = _parse("-mode=gateway", "-nodes=http://127.0.0.1:9001", "-mp_ttl=24h", "-mp_sweep_interval=10m")
     assert (gateway.mp_ttl, gateway.mp_sweep_interval) == (86400, 600)
+    limits = _parse("-mode=serve", "-max_body_mb=10", "-max_inflight=5")
+    assert (limits.max_body_mb, limits.max_inflight) == (10, 5)
 
 
-@pytest.mark.parametrize("flag", ["-storage_policy=ec", "-ec_data=4", "-ec_parity=2", "-tmp_dir=/tmp", "-max_body_mb=10", "-max_inflight=5"])
+@pytest.mark.parametrize("flag", ["-storage_policy=ec", "-ec_data=4", "-ec_parity=2", "-tmp_dir=/tmp"])
 def test_the_seeds_flags_not_supported_are_refused(flag, capsys):
     """README, Configuration, says why each is missing; a flag that did nothing would mislead."""
     with pytest.raises(SystemExit) as exc:

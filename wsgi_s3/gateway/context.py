@@ -9,7 +9,7 @@ import falcon
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway import versioning
 from wsgi_s3.gateway.auth import Principal
-from wsgi_s3.gateway.body import RequestBody, read_document
+from wsgi_s3.gateway.body import MAX_PUT_SIZE, RequestBody, read_document
 from wsgi_s3.model.types import BucketInfo
 from wsgi_s3.model.versions import HybridClock, VersionStamp
 from wsgi_s3.s3.operations import Operation
@@ -29,12 +29,14 @@ class S3Context:
     headers: dict[str, str]  # lower-case header names
     region: str
     clock: HybridClock  # this worker's: stamps every write it makes (gateway/versioning.py)
+    max_body: int = MAX_PUT_SIZE  # the largest upload body (max_body_mb), in bytes
 
     def new_version(self, bucket: BucketInfo) -> VersionStamp:
         return versioning.new_version(bucket, self.clock)
 
     def body(self, **options) -> RequestBody:
         """The request body as a verified stream (see gateway/body.py)."""
+        options.setdefault("max_size", self.max_body)
         return RequestBody(self.req.env["wsgi.input"], self.headers, self.principal.signature, **options)
 
     def document(self, limit: int = MAX_DOCUMENT_BYTES, headers: dict[str, str] | None = None) -> bytes:

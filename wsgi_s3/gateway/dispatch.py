@@ -8,13 +8,16 @@ from urllib.parse import parse_qsl, quote, unquote
 import falcon
 
 from wsgi_s3.backend.base import Backend
+from wsgi_s3.gateway.admission import admit
 from wsgi_s3.gateway.auth import Authenticator
+from wsgi_s3.gateway.body import MAX_PUT_SIZE
 from wsgi_s3.gateway.context import S3Context
+from wsgi_s3.gateway.extensions import ENDPOINTS
+from wsgi_s3.gateway.extensions.api import find
 from wsgi_s3.gateway.handlers import acl, attributes, buckets, lifecycle, listing, multipart, objects, service, tagging, versioning
 from wsgi_s3.model.versions import HybridClock
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.headers import from_wire
-from wsgi_s3.s3.names import check_bucket_name, check_key
 from wsgi_s3.s3.operations import resolve
 from wsgi_s3.s3.sigv4 import SignedRequest
 
@@ -97,7 +100,8 @@ def split_target(host: str, raw_path: str, domain: str) -> tuple[str, str, bool]
 class S3Dispatcher:
     """Falcon sink for every S3 request."""
 
-    def __init__(self, backend: Backend, authenticator: Authenticator, *, domain: str, region: str) -> None:
+    def __init__(self, backend: Backend, authenticator: Authenticator, *, domain: str, region: str, max_body: int = MAX_PUT_SIZE) -> None:
+        self.max_body = max_body  # bytes: one PutObject or one part (max_body_mb)
         self.backend = backend
         self.authenticator = authenticator
         self.domain = domain
@@ -112,30 +116,21 @@ class S3Dispatcher:
         query = dict(pairs)
         bucket, key, virtual = split_target(headers.get("host", ""), raw_path, self.domain)
         req.context["resource"] = "/" + bucket + ("/" + key if key else "") if bucket else "/"
-        operation = resolve(req.method, bucket or None, key or None, query, headers)
+        # The seed's JSON endpoints (POST /batch, ...): never a request that S3 serves.
+        endpoint = None if virtual else find(ENDPOINTS, req.method, raw_path, raw_query, headers)
+        operation = endpoint.operation if endpoint else resolve(req.method, bucket or None, key or None, query, headers)
         req.context["operation"] = operation.name
         principal = self.authenticator.authenticate(
             SignedRequest(req.method, raw_path, pairs, {name: from_wire(value) for name, value in headers.items()}),
             bucket if virtual else None,
         )
         req.context["principal"] = principal  # for the access log and the auth metrics
-        named = bool(bucket) and operation.name != "CreateBucket"
-        if named:
-            # An invalid name can name no existing bucket (nor the internal ones, named ".…").
-            try:
-                check_bucket_name(bucket)
-            except errors.InvalidBucketName:
-                raise errors.NoSuchBucket(BucketName=bucket) from None
-        try:
-            self.authenticator.authorize(principal, operation, query, bucket, key)
-        except errors.AccessDenied:
-            # S3 says that a bucket does not exist before it says who may not use it.
-            if named:
-                self.backend.get_bucket(bucket)
-            raise
-        if key:
-            check_key(key)
+        if endpoint is not None:
+            # Each object it names is admitted as the S3 request on it would be (extensions/api.py).
+            endpoint.handler(S3Context(req, resp, self.backend, operation, principal, "", "", query, headers, self.region, self.clock), self.authenticator)
+            return
+        admit(self.backend, self.authenticator, principal, operation, query, bucket, key)
         if operation.name in acl.OPERATIONS_WITH_ACL:
             acl.check_acl_headers(headers)
-        ctx = S3Context(req, resp, self.backend, operation, principal, bucket, key, query, headers, self.region, self.clock)
+        ctx = S3Context(req, resp, self.backend, operation, principal, bucket, key, query, headers, self.region, self.clock, self.max_body)
         HANDLERS[operation.name](ctx)

@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 
 from wsgi_s3.backend.base import Backend
+from wsgi_s3.gateway.body import CopiedBody, TaggedBody
 from wsgi_s3.model import errors as storage
 from wsgi_s3.model.types import BucketInfo, ObjectVersion, VersionEntry
 from wsgi_s3.model.versions import NULL_VERSION, HybridClock, VersionStamp, new_version_id
@@ -35,6 +36,32 @@ def new_version(bucket: BucketInfo, clock: HybridClock) -> VersionStamp:
     timestamp = clock.stamp()
     version_id = new_version_id(timestamp) if bucket.versioning == "Enabled" else NULL_VERSION
     return VersionStamp(version_id, timestamp, clock.origin)
+
+
+def write_copy(
+    backend: Backend,
+    source: ObjectVersion,
+    bucket: BucketInfo,
+    key: str,
+    clock: HybridClock,
+    *,
+    content: dict[str, str],
+    user_meta: dict[str, str],
+    tags: dict[str, str],
+    algorithm: str,
+) -> ObjectVersion:
+    """`source`'s bytes, streamed from storage, written as a new version of bucket/key with the meta
+    given (CopyObject, a restore, /batch copy and move); the bucket's version policy then prunes."""
+    body = TaggedBody(CopiedBody(backend.open_object(source, 0, source.size), content, user_meta, algorithm), tags)
+    version = backend.put_object(bucket.name, key, body, new_version(bucket, clock))
+    prune(backend, bucket, key, clock)
+    return version
+
+
+def copied_meta(source: ObjectVersion) -> dict:
+    """write_copy's meta arguments that keep everything of the source (a restore, /batch)."""
+    algorithm = next(iter(source.meta.checksums), "")
+    return {"content": source.meta.content, "user_meta": source.meta.user_meta, "tags": source.meta.tags, "algorithm": algorithm}
 
 
 def delete(backend: Backend, bucket: BucketInfo, key: str, version_id: str | None, clock: HybridClock) -> DeleteResult:

@@ -270,6 +270,10 @@ def metrics_port_app(collectors: Callable[[], list[object]], about: dict[str, ob
     return app
 
 
+# The spec's rate-limit counter; `reason` says which limit refused (max_inflight: a worker's cap on requests at once).
+RATE_LIMIT_REJECTED = Counter("s3_rate_limit_rejected", "Requests refused with 503 SlowDown by a limit", ["reason"])
+
+
 # the lifecycle daemon (daemons/lifecycle.py), counted in its own process
 LIFECYCLE_EXPIRED_OBJECTS = Counter(
     "s3_lifecycle_expired_objects", "Versions expired by lifecycle rules (current ones deleted or hidden by a delete marker, "

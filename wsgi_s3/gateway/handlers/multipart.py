@@ -128,19 +128,8 @@ def complete_multipart_upload(ctx: S3Context) -> None:
     declared_size = ctx.headers.get("x-amz-mp-object-size")
     if declared_size is not None and declared_size != str(sum(part.size for part in chosen)):
         raise errors.InvalidRequest("The provided 'x-amz-mp-object-size' header value does not match what was computed.")
-    combined = hashlib.md5(b"".join(bytes.fromhex(part.etag) for part in chosen)).hexdigest()
     found = _object_checksum(ctx, upload, chosen)
-    meta = ObjectMeta(
-        etag=f"{combined}-{len(chosen)}",
-        content=upload.meta.content,
-        user_meta=upload.meta.user_meta,
-        checksums=found,
-        checksum_type=upload.meta.checksum_type if found else "",
-        part_sizes=tuple(part.size for part in chosen),
-        # GetObjectAttributes lists them, so that SDKs can verify a multipart object part by part.
-        part_checksums=tuple(part.checksums[upload.checksum_algorithm] for part in chosen) if found else (),
-        tags=upload.meta.tags,
-    )
+    meta = assembled_meta(upload, chosen, found)
     bucket = ctx.backend.get_bucket(ctx.bucket)
     version = ctx.backend.complete_upload(upload, chosen, meta, ctx.new_version(bucket))
     write_headers(ctx, version, etag=False, bucket=bucket)
@@ -284,3 +273,20 @@ def _uploads_under(ctx: S3Context, prefix: str, after_key: str, after_id: str) -
                 return
             yield upload
         after_key, after_id = batch[-1].key, batch[-1].upload_id
+
+
+def assembled_meta(upload: Upload, parts: list[Part], found: dict[str, str]) -> ObjectMeta:
+    """The meta of the object that `parts` (validated, in order) make: S3's multipart ETag, the
+    upload's headers, metadata and tags, and the whole object's checksum `found`, if any."""
+    combined = hashlib.md5(b"".join(bytes.fromhex(part.etag) for part in parts)).hexdigest()
+    return ObjectMeta(
+        etag=f"{combined}-{len(parts)}",
+        content=upload.meta.content,
+        user_meta=upload.meta.user_meta,
+        checksums=found,
+        checksum_type=upload.meta.checksum_type if found else "",
+        part_sizes=tuple(part.size for part in parts),
+        # GetObjectAttributes lists them, so that SDKs can verify a multipart object part by part.
+        part_checksums=tuple(part.checksums[upload.checksum_algorithm] for part in parts) if found else (),
+        tags=upload.meta.tags,
+    )

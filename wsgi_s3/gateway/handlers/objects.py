@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, unquote
 
 import falcon
 
-from wsgi_s3.gateway.body import CopiedBody, TaggedBody
+from wsgi_s3.gateway.body import TaggedBody
 from wsgi_s3.gateway import versioning
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.errors import to_s3_error
@@ -219,12 +219,12 @@ def copy_object(ctx: S3Context) -> None:
         raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
     tags = copy_tags(ctx.headers, source.meta.tags)
     bucket = ctx.backend.get_bucket(ctx.bucket)
-    body = TaggedBody(CopiedBody(ctx.backend.open_object(source, 0, source.size), content, user_meta, algorithm), tags)
-    version = ctx.backend.put_object(ctx.bucket, ctx.key, body, ctx.new_version(bucket))
+    version = versioning.write_copy(
+        ctx.backend, source, bucket, ctx.key, ctx.clock, content=content, user_meta=user_meta, tags=tags, algorithm=algorithm
+    )
     write_headers(ctx, version, etag=False, bucket=bucket)
     set_expiration_header(ctx, version)
     copy_source_headers(ctx, source)
-    versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
     result = [("LastModified", iso8601(version.timestamp_ns)), ("ETag", f'"{version.etag}"')]
     result += [("Checksum" + algorithm, digest) for algorithm, digest in version.meta.checksums.items()]
     ctx.xml(render("CopyObjectResult", result))

@@ -8,7 +8,6 @@ import json
 import falcon
 
 from wsgi_s3.gateway import versioning
-from wsgi_s3.gateway.body import CopiedBody
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.handlers.objects import find_version, write_headers
 from wsgi_s3.s3 import errors
@@ -57,11 +56,8 @@ def restore_object_version(ctx: S3Context) -> None:
         raise errors.NotImplemented_("Restoring archived objects is not implemented: POST ?restore takes a versionId to make current again.")
     source = find_version(ctx, ctx.bucket, ctx.key, version_id)
     bucket = ctx.backend.get_bucket(ctx.bucket)
-    algorithm = next(iter(source.meta.checksums), "")
-    body = CopiedBody(ctx.backend.open_object(source, 0, source.size), source.meta.content, source.meta.user_meta, algorithm)
-    version = ctx.backend.put_object(ctx.bucket, ctx.key, body, ctx.new_version(bucket))
+    version = versioning.write_copy(ctx.backend, source, bucket, ctx.key, ctx.clock, **versioning.copied_meta(source))
     write_headers(ctx, version, bucket=bucket)
-    versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
     _json(ctx, {"bucket": ctx.bucket, "key": ctx.key, "restored_version_id": source.version_id, "version_id": version.version_id})
 
 
