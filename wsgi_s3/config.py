@@ -116,11 +116,13 @@ class Settings:
     )
     repair_batch: int = _setting(100, "maintenance", "Objects compared per repair batch.", ("gateway",), minimum=1)
     mp_sweep_interval: int = _setting(
-        600, "maintenance", "Seconds (or a duration: 10m) between sweeps for abandoned multipart uploads.", _STORE, seconds=True, minimum=1
+        600, "maintenance", "Seconds (or a duration: 10m) between sweeps for abandoned multipart uploads.", _S3, seconds=True, minimum=1
     )
+    # Applied by the lifecycle daemon of serve or of the gateways (daemons/lifecycle.py), through the Backend.
     mp_ttl: int = _setting(
-        86400, "maintenance", "Age (seconds, or a duration: 24h) after which an unfinished multipart upload is aborted.",
-        _STORE, seconds=True, minimum=1,
+        86400, "maintenance", "Age (seconds, or a duration: 24h) after which an unfinished multipart upload is aborted; "
+        "0: only the buckets' AbortIncompleteMultipartUpload rules abort uploads.",
+        _S3, seconds=True, minimum=0,
     )
     metrics_listen: str = _setting(
         "", "metrics", "The metrics port (/metrics, /debug/*, /health, no authentication): HOST:PORT, off, or empty for the "
@@ -149,6 +151,26 @@ class Settings:
         1000, "limits", "Requests each worker process serves at once (the service: workers x this; the spec's -max_inflight). "
         "Past it a request is answered 503 SlowDown at once, not queued. Keep it at most worker_connections: a connection "
         "past those waits in the kernel's accept queue.", _S3, minimum=1,
+    )
+    # the lifecycle daemon (daemons/lifecycle.py): one per serve, and one per gateway taking turns by lease
+    lifecycle_interval: int = _setting(
+        3600, "lifecycle", "Seconds (or a duration: 1h) between passes that expire objects by the buckets' lifecycle rules.",
+        _S3, seconds=True, minimum=1,
+    )
+    lifecycle_batch: int = _setting(
+        100, "lifecycle", "Keys (or uploads) per batch of a lifecycle pass; its progress is saved after each, and a "
+        "restarted service resumes from it.", _S3, minimum=1,
+    )
+    lifecycle_pause_ms: int = _setting(
+        100, "lifecycle", "Milliseconds between batches of a lifecycle pass, so that it never starves serving.", _S3, minimum=0
+    )
+    lifecycle_lease: int = _setting(
+        300, "lifecycle", "Seconds a pass's lease lasts unrenewed (it is renewed after every batch): how long the other "
+        "gateways wait before one of them takes over the passes of a gateway that died.", _S3, seconds=True, minimum=1,
+    )
+    lifecycle_clock_offset: int = _setting(
+        0, "lifecycle", "FOR TESTS ONLY: seconds added to the lifecycle daemon's clock when it judges ages. Leave at 0.",
+        _S3, seconds=True, minimum=0,
     )
 
     @property

@@ -29,7 +29,8 @@ def on_starting(server) -> None:
     """Before any worker exists nothing can be mid-write or mid-read: sweep everything a crash left
     behind and every freed blob. The data directory's lock, held from here on, makes sure no other
     service is writing there. Then one sweeper process per data directory is forked (off the
-    workers and their gevent hubs); it stops when this master does."""
+    workers and their gevent hubs); it stops when this master does. `serve` and every gateway fork
+    a lifecycle daemon the same way (daemons/lifecycle.py)."""
     from wsgi_s3.config import active
     from wsgi_s3.store.dirlock import DataDirInUse, lock_data_dir
     from wsgi_s3.store.store import Store
@@ -39,6 +40,7 @@ def on_starting(server) -> None:
     _prepare_metrics(server, settings)
     if settings.mode == "gateway":
         _fork_repairer(server, settings)
+        _fork_lifecycle(server, settings)
         _start_metrics_port(server, settings, None)
         return  # no store of its own: the nodes keep the data and sweep it
     try:
@@ -52,6 +54,8 @@ def on_starting(server) -> None:
     store.meta.close()  # the master keeps no SQLite connection across the forks to come
     sweeper = Sweeper(store, orphan_grace=settings.sweep_grace, reclaim_grace=settings.reclaim_grace, tombstone_grace=tombstone_grace)
     server.sweeper_pid, server.sweeper_stop = sweeper.fork(settings.sweep_interval)
+    if settings.mode == "serve":  # a node's data is its gateways' to expire
+        _fork_lifecycle(server, settings)
     _start_metrics_port(server, settings, store)
 
 
@@ -72,10 +76,19 @@ def _fork_repairer(server, settings) -> None:
     server.repairer_pid, server.repairer_stop = fork_loop(repairer.tick, repairer.run_once, "repair")
 
 
+def _fork_lifecycle(server, settings) -> None:
+    """The lifecycle daemon: one per data directory, and per gateway (they take turns by lease)."""
+    from wsgi_s3.daemons.forked import fork_loop
+    from wsgi_s3.daemons.lifecycle import daemon_for
+
+    daemon = daemon_for(settings)
+    server.lifecycle_pid, server.lifecycle_stop = fork_loop(daemon.tick, daemon.run_once, "lifecycle")
+
+
 def on_exit(server) -> None:
     import os
 
-    for name in ("sweeper_stop", "repairer_stop", "metrics_port_stop"):
+    for name in ("sweeper_stop", "repairer_stop", "metrics_port_stop", "lifecycle_stop"):
         if hasattr(server, name):
             os.close(getattr(server, name))
     if getattr(server, "metrics_dir_owned", None):

@@ -61,9 +61,10 @@ def test_counts_are_summed_over_workers_that_came_and_went(metered: Server, tmp_
     s3 = make_client(metered.endpoint)
     bucket = "metrics-" + uuid.uuid4().hex[:8]
     s3.create_bucket(Bucket=bucket)
-    # The master's children: its 2 workers and 2 helpers (the sweeper, the metrics port), which a restart keeps.
+    # The master's children: its 2 workers and 3 helpers (the sweeper, the lifecycle daemon, the
+    # metrics port), which a restart keeps.
     before = set(metered.pids()) - {metered.process.pid}
-    assert len(before) == 4
+    assert len(before) == 5
     for index in range(5):
         s3.put_object(Bucket=bucket, Key=f"first-{index}", Body=b"x" * 100)
     # A graceful restart replaces every worker: what follows is served by other processes. (Idle

@@ -96,6 +96,13 @@ class Backend(Protocol):
         each key's newest first (model/versions.py order); see backend/listing.py."""
         ...
 
+    # leases of background work
+    def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
+        """Take or renew the lease `name` for `holder` for `ttl_ns` (granted when it is free, expired
+        or already `holder`'s), storing `state` with it when given; a ttl of 0 gives it back.
+        Returns the state its holders left ("" before any) when granted, None when another holds it."""
+        ...
+
 
 # Where shared documents live: no S3 bucket name starts with ".", so no client can create, list or
 # reach it (dispatch answers NoSuchBucket, ListBuckets leaves it out).

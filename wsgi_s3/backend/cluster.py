@@ -477,6 +477,24 @@ class ClusterBackend:
                 newest[record.version_id] = max(newest.get(record.version_id, record.position), record.position)
         return [v for v in versions if newest.get(v.version_id, v.position) <= v.position]
 
+    # leases of background work
+
+    def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
+        """Granted only by a majority of ALL nodes, so two claimants never both hold it: any two
+        majorities share a node, and a node grants an unexpired lease to one holder only (each
+        judges expiry by its own clock, from when the claim reached it, which is after the
+        claimant started counting its ttl). Every state write also went to a majority, so the
+        newest one is among the grants of any later claim (stamps from different node clocks may
+        pick an older one: then work is redone, which the lease's users must tolerate)."""
+        outcome = self._on(self.nodes, lambda node: node.claim_lease(name, holder, ttl_ns, state))
+        granted = {url: lease for url, lease in outcome.results.items() if lease is not None}
+        if len(granted) <= len(self.nodes) // 2:
+            if granted and ttl_ns:
+                # Give back what a failed claim took: other claimants need not wait for it to expire.
+                self._on(list(granted), lambda node: node.claim_lease(name, holder, 0, None))
+            return None
+        return max(granted.values(), key=lambda lease: lease.state_ns).state
+
 
 class _FailoverStream:
     """A range of a version's bytes read from its holders in turn: when one fails (before or after

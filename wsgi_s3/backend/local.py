@@ -154,3 +154,9 @@ class LocalBackend:
             lambda key, version_id: self.store.get_version(bucket, key, version_id),
             prefix, delimiter, key_marker, version_id_marker, max_keys,
         )
+
+    # leases of background work
+
+    def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
+        lease = self.store.claim_lease(name, holder, ttl_ns, state)
+        return None if lease is None else lease.state

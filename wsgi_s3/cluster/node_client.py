@@ -18,7 +18,7 @@ import urllib3
 
 from wsgi_s3.cluster.health import NodeHealth
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload, VersionEntry
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload, VersionEntry
 from wsgi_s3.node import protocol
 
 BLOCK = 256 * 1024  # bytes per send of a streamed body
@@ -320,3 +320,9 @@ class NodeClient:
     def version_records(self, bucket: str, key: str, version_ids: list[str]) -> list[VersionEntry]:
         doc = self._json("POST", protocol.path(protocol.VERSION_RECORDS, bucket=bucket), document={"key": key, "version_ids": version_ids})
         return protocol.records(doc, protocol.version_entry_from)
+
+    # leases of background work
+
+    def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
+        doc = self._json("POST", protocol.path(protocol.LEASE, name=name), document=protocol.claim_json(holder, ttl_ns, state))
+        return protocol.lease_from(doc)

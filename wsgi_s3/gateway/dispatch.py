@@ -14,7 +14,7 @@ from wsgi_s3.gateway.body import MAX_PUT_SIZE
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.extensions import ENDPOINTS
 from wsgi_s3.gateway.extensions.api import find
-from wsgi_s3.gateway.handlers import acl, attributes, buckets, listing, multipart, objects, service, tagging, versioning
+from wsgi_s3.gateway.handlers import acl, attributes, buckets, lifecycle, listing, multipart, objects, service, tagging, versioning
 from wsgi_s3.model.versions import HybridClock
 from wsgi_s3.s3 import errors
 from wsgi_s3.s3.headers import from_wire
@@ -58,6 +58,9 @@ HANDLERS: dict[str, Callable[[S3Context], None]] = {
     "ListObjectVersions": listing.list_object_versions,
     "RestoreObjectVersion": versioning.restore_object_version,
     "GetBucketVersionStats": versioning.get_bucket_version_stats,
+    "PutBucketLifecycleConfiguration": lifecycle.put_bucket_lifecycle_configuration,
+    "GetBucketLifecycleConfiguration": lifecycle.get_bucket_lifecycle_configuration,
+    "DeleteBucketLifecycle": lifecycle.delete_bucket_lifecycle,
 }
 
 

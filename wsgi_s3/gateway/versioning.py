@@ -164,3 +164,20 @@ def prune(backend: Backend, bucket: BucketInfo, key: str, clock: HybridClock) ->
                 continue  # deleted meanwhile
             removed += 1
     return removed
+
+
+def expire(backend: Backend, bucket: BucketInfo, current: ObjectVersion, clock: HybridClock) -> bool:
+    """A lifecycle Expiration of the current version `current`, as S3 applies it: removed in a
+    bucket that never had versioning, hidden by a delete marker otherwise (a `null` one when
+    Suspended, which replaces the null version). Where the write replaces the null version it is
+    stamped just after `current`, so a write that came after it (an overwrite since the rule
+    matched) is kept; in an Enabled bucket nothing is replaced, and the marker is stamped now, as
+    S3 dates it. Returns whether anything changed."""
+    if bucket.versioning == "Enabled":
+        backend.put_delete_marker(bucket.name, current.key, new_version(bucket, clock))
+        return True
+    after = VersionStamp(NULL_VERSION, current.timestamp_ns + 1, clock.origin)
+    if not bucket.versioning:
+        return backend.delete_version(bucket.name, current.key, after) is not None
+    stored = backend.put_delete_marker(bucket.name, current.key, after)
+    return stored.timestamp_ns == after.timestamp_ns  # not a newer null version that was kept

@@ -191,3 +191,12 @@ class VersionPage:
     is_truncated: bool
     next_key_marker: str | None
     next_version_id_marker: str | None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a node answers to a lease claim it granted: the state its holders left, stamped by the
+    node's clock when written (0 and "" before any)."""
+
+    state: str
+    state_ns: int

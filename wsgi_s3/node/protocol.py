@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload, VersionEntry
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload, VersionEntry
 
 PREFIX = "/v1"
 AUTH_HEADER = "Authorization"
@@ -48,6 +48,7 @@ HINTS_DROP = PREFIX + "/hints/drop"  # POST forget hints handed over
 STATUS = PREFIX + "/status"  # GET hints pending, last repair pass
 STATE = PREFIX + "/state/{name}"  # PUT a small document about the node
 TAGS = PREFIX + "/tags/{bucket}/{key}"  # GET a version's tags, PUT an update of them
+LEASE = PREFIX + "/leases/{name}"  # POST claim a lease of background work
 
 VERSION_ENTRIES = PREFIX + "/buckets/{bucket}/versions"  # GET every version in history order, tombstones too
 VERSION_RECORDS = PREFIX + "/buckets/{bucket}/versions/records"  # POST the records of some versions of one key
@@ -473,3 +474,25 @@ def position_from(timestamp_ns: str | None, origin: str | None, version_id: str 
     if origin is None or version_id is None:
         raise BadRequest("a position is timestamp_ns, origin and version_id together")
     return parse_uint(timestamp_ns, "timestamp_ns"), origin, version_id
+
+
+def claim_json(holder: str, ttl_ns: int, state: str | None) -> dict[str, Any]:
+    return {"holder": holder, "ttl_ns": ttl_ns, "state": state}
+
+
+def claim_from(data: object) -> tuple[str, int, str | None]:
+    """(holder, ttl_ns, state) of a lease claim; state null keeps the stored one."""
+    state = None if isinstance(data, dict) and data.get("state") is None else field(data, "state", str)
+    return field(data, "holder", str), field(data, "ttl_ns", int), state
+
+
+def lease_json(lease: Lease | None) -> dict[str, Any]:
+    if lease is None:
+        return {"granted": False}
+    return {"granted": True, "state": lease.state, "state_ns": lease.state_ns}
+
+
+def lease_from(data: object) -> Lease | None:
+    if not field(data, "granted", bool):
+        return None
+    return Lease(field(data, "state", str), field(data, "state_ns", int))

@@ -347,3 +347,11 @@ class VersionRecords(StoreResource):
             raise protocol.BadRequest(f"version_ids is a list of at most {protocol.MAX_LIMIT} strings")
         records = self.store.version_records(bucket, protocol.field(doc, "key", str), version_ids)
         answer(resp, [protocol.version_entry_json(entry) for entry in records])
+
+
+class LeaseClaim(StoreResource):
+    """Take, renew or give back a lease of background work, judged by this node's clock."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        holder, ttl_ns, state = protocol.claim_from(read_json(req))
+        answer(resp, protocol.lease_json(self.store.claim_lease(name, holder, ttl_ns, state)))

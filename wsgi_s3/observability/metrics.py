@@ -272,3 +272,14 @@ def metrics_port_app(collectors: Callable[[], list[object]], about: dict[str, ob
 
 # The spec's rate-limit counter; `reason` says which limit refused (max_inflight: a worker's cap on requests at once).
 RATE_LIMIT_REJECTED = Counter("s3_rate_limit_rejected", "Requests refused with 503 SlowDown by a limit", ["reason"])
+
+
+# the lifecycle daemon (daemons/lifecycle.py), counted in its own process
+LIFECYCLE_EXPIRED_OBJECTS = Counter(
+    "s3_lifecycle_expired_objects", "Versions expired by lifecycle rules (current ones deleted or hidden by a delete marker, "
+    "noncurrent ones and lone delete markers removed)"
+)
+LIFECYCLE_EXPIRED_BYTES = Counter("s3_lifecycle_expired_bytes", "Bytes of the versions expired by lifecycle rules")
+LIFECYCLE_ABORTED_UPLOADS = Counter(
+    "s3_lifecycle_aborted_uploads", "Multipart uploads aborted by AbortIncompleteMultipartUpload rules or mp_ttl"
+)

@@ -6,7 +6,7 @@ import base64
 import binascii
 import hashlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from awscrt import checksums as crt
 
@@ -120,3 +120,10 @@ def combine_composite(algorithm: str, part_digests_b64: list[str]) -> str:
     for digest in part_digests_b64:
         hasher.update(base64.b64decode(digest, validate=True))
     return f"{hasher.digest_b64()}-{len(part_digests_b64)}"
+
+
+def require_integrity_header(headers: Mapping[str, str]) -> None:
+    """Operations that S3 refuses without Content-MD5 or a flexible checksum (DeleteObjects,
+    PutBucketLifecycleConfiguration, ...)."""
+    if "content-md5" not in headers and not any(header_name(algorithm) in headers for algorithm in ALGORITHMS):
+        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")

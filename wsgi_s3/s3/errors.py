@@ -113,3 +113,4 @@ InvalidTag = _error(
     "InvalidTag", 400, "The tag provided was not a valid tag. This error can occur if the tag did not pass input validation."
 )
 NoSuchTagSet = _error("NoSuchTagSet", 404, "The TagSet does not exist")
+NoSuchLifecycleConfiguration = _error("NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist")

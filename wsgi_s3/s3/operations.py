@@ -40,14 +40,18 @@ RULES: tuple[_Rule, ...] = (
     _rule("bucket", "GET", "ListMultipartUploads", "read", query="uploads"),
     _rule("bucket", "GET", "ListObjectVersions", "read", query="versions"),
     _rule("bucket", "GET", "GetBucketVersionStats", "read", query="version-stats"),  # the seed's, JSON
+    _rule("bucket", "GET", "GetBucketLifecycleConfiguration", "read", query="lifecycle"),
     _rule("bucket", "GET", "ListObjectsV2", "read", query="list-type"),
     _rule("bucket", "GET", "ListObjects", "read"),
     _rule("bucket", "HEAD", "HeadBucket", "read"),
     _rule("bucket", "PUT", "PutBucketAcl", "write", query="acl"),
     _rule("bucket", "PUT", "PutBucketTagging", "write", query="tagging"),
     _rule("bucket", "PUT", "PutBucketVersioning", "write", query="versioning"),
+    _rule("bucket", "PUT", "PutBucketLifecycleConfiguration", "write", query="lifecycle"),
     _rule("bucket", "PUT", "CreateBucket", "write"),
     _rule("bucket", "DELETE", "DeleteBucketTagging", "write", query="tagging"),
+    # Removing the rules changes a configuration (S3's s3:PutLifecycleConfiguration), deletes no data.
+    _rule("bucket", "DELETE", "DeleteBucketLifecycle", "write", query="lifecycle"),
     _rule("bucket", "DELETE", "DeleteBucket", "delete"),
     _rule("bucket", "POST", "DeleteObjects", "delete", query="delete"),
     _rule("object", "GET", "ListParts", "read", query="uploadId"),

@@ -22,7 +22,7 @@ from dataclasses import asdict, replace
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.placement import object_position, stable_hash
-from wsgi_s3.model.types import BucketInfo, Holding, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, Upload, VersionEntry
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, Upload, VersionEntry
 from wsgi_s3.model.versions import newer
 from wsgi_s3.store.busy import when_unlocked
 
@@ -505,6 +505,24 @@ class Metadata:
                 (bucket, key, *chunk),
             )
         return [_version_entry(row) for row in rows]
+
+    # leases
+
+    def claim_lease(self, name: str, holder: str, now_ns: int, ttl_ns: int, state: str | None) -> Lease | None:
+        """Grant the lease `name` to `holder` until now + ttl if it is free, expired or already
+        theirs, storing `state` (stamped `now_ns`) when given; None when another holder has it. A
+        claim with ttl 0 gives the lease back."""
+        with self.write() as conn:
+            row = conn.execute("SELECT holder, until_ns, state, state_ns FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] != holder and row[1] > now_ns:
+                return None
+            kept = Lease(row[2], row[3]) if row is not None else Lease("", 0)
+            lease = Lease(state, now_ns) if state is not None else kept
+            conn.execute(
+                "INSERT OR REPLACE INTO leases (name, holder, until_ns, state, state_ns) VALUES (?, ?, ?, ?, ?)",
+                (name, holder, now_ns + ttl_ns, lease.state, lease.state_ns),
+            )
+            return lease
 
 
 def _version_entry(row: tuple) -> VersionEntry:

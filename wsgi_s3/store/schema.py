@@ -132,6 +132,17 @@ MIGRATIONS: list[str] = [
     -- in the index so the embedded listing skips them without reading their rows.
     CREATE INDEX versions_history ON versions (bucket, key, timestamp_ns DESC, origin DESC, version_id DESC, tombstone)
     """,
+    """
+    -- Leases of background work (daemons/lifecycle.py): who does it until when, and how far it
+    -- got, so that one process per cluster does it and a successor resumes where it stopped.
+    CREATE TABLE leases (
+        name      TEXT PRIMARY KEY,
+        holder    TEXT NOT NULL,
+        until_ns  INTEGER NOT NULL,
+        state     TEXT NOT NULL,
+        state_ns  INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
 ]
 
 

@@ -17,7 +17,7 @@ import os
 from dataclasses import replace
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload, VersionEntry
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload, VersionEntry
 from wsgi_s3.model.versions import now_ns
 from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
@@ -197,3 +197,8 @@ class Store:
         """This store's records of some versions of one key, tombstones included (a gateway checks
         the versions it merged from several nodes against them)."""
         return self.meta.version_records(bucket, key, version_ids)
+
+    def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
+        """Take, renew (storing `state` when given) or with ttl 0 give back a lease of background
+        work, judged by this node's clock: see Metadata.claim_lease."""
+        return self.meta.claim_lease(name, holder, now_ns(), ttl_ns, state)

@@ -12,6 +12,7 @@ import falcon
 from wsgi_s3.gateway import versioning
 from wsgi_s3.gateway.body import CopiedBody
 from wsgi_s3.gateway.context import S3Context
+from wsgi_s3.gateway.handlers.lifecycle import set_expiration_header
 from wsgi_s3.gateway.handlers.listing import encoding_type, max_keys
 from wsgi_s3.gateway.handlers.objects import copy_source, copy_source_headers, write_headers
 from wsgi_s3.gateway.handlers.service import owner_fields
@@ -132,6 +133,7 @@ def complete_multipart_upload(ctx: S3Context) -> None:
     bucket = ctx.backend.get_bucket(ctx.bucket)
     version = ctx.backend.complete_upload(upload, chosen, meta, ctx.new_version(bucket))
     write_headers(ctx, version, etag=False, bucket=bucket)
+    set_expiration_header(ctx, version)
     versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
     location = f"{ctx.req.scheme}://{ctx.headers.get('host', '')}/{ctx.bucket}/{ctx.key}"
     result = [("Location", location), ("Bucket", ctx.bucket), ("Key", ctx.key), ("ETag", f'"{version.etag}"')]

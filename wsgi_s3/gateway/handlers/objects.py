@@ -10,6 +10,7 @@ from wsgi_s3.gateway.body import TaggedBody
 from wsgi_s3.gateway import versioning
 from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.errors import to_s3_error
+from wsgi_s3.gateway.handlers.lifecycle import set_expiration_header
 from wsgi_s3.model import errors as storage
 from wsgi_s3.model.types import BucketInfo, ObjectVersion
 from wsgi_s3.s3 import checksums, errors
@@ -49,6 +50,7 @@ def put_object(ctx: S3Context) -> None:
         if_none_match=bool(if_none_match), if_match=if_match.strip().strip('"') if if_match else None,
     )
     write_headers(ctx, version, bucket=bucket)
+    set_expiration_header(ctx, version)
     versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
 
 
@@ -78,6 +80,7 @@ def _object_headers(ctx: S3Context, version: ObjectVersion) -> None:
         ctx.resp.set_header("x-amz-mp-parts-count", str(len(version.meta.part_sizes)))
     if version.meta.tags:
         ctx.resp.set_header("x-amz-tagging-count", str(len(version.meta.tags)))
+    set_expiration_header(ctx, version)
 
 
 def _part_span(version: ObjectVersion, part_number: str) -> tuple[int, int]:
@@ -140,8 +143,7 @@ def delete_object(ctx: S3Context) -> None:
 
 def require_content_checksum(ctx: S3Context) -> None:
     """The documents S3 wants an integrity check of (Content-MD5 or any x-amz-checksum-*)."""
-    if "content-md5" not in ctx.headers and not any(checksums.header_name(a) in ctx.headers for a in checksums.ALGORITHMS):
-        raise errors.InvalidRequest("Missing required header for this request: Content-MD5")
+    checksums.require_integrity_header(ctx.headers)
 
 
 def delete_objects(ctx: S3Context) -> None:
@@ -221,6 +223,7 @@ def copy_object(ctx: S3Context) -> None:
         ctx.backend, source, bucket, ctx.key, ctx.clock, content=content, user_meta=user_meta, tags=tags, algorithm=algorithm
     )
     write_headers(ctx, version, etag=False, bucket=bucket)
+    set_expiration_header(ctx, version)
     copy_source_headers(ctx, source)
     result = [("LastModified", iso8601(version.timestamp_ns)), ("ETag", f'"{version.etag}"')]
     result += [("Checksum" + algorithm, digest) for algorithm, digest in version.meta.checksums.items()]
