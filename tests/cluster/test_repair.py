@@ -10,9 +10,11 @@ import shutil
 
 import gevent
 import pytest
+import urllib3
 
 from tests.cluster.conftest import put
 from tests.conftest import Server
+from tests.node.conftest import TOKEN
 from tests.contract.conftest import OWNER, REGION, cluster_of, read, start_nodes, stamp
 from wsgi_s3.backend.cluster import ClusterBackend
 from wsgi_s3.cluster.node_client import NodeClient
@@ -48,6 +50,8 @@ def test_a_write_that_missed_an_owner_is_handed_over_by_its_hints(cluster: Clust
     put(cluster, bucket, "k", b"missed by node 0")
     others = [node(cluster, server) for server in servers[1:]]
     wait_until(lambda: all(client.hints(10) for client in others))  # each owner that took it keeps a hint
+    scraped = urllib3.request("GET", servers[1].endpoint + "/metrics", headers={"Authorization": "Bearer " + TOKEN}).data
+    assert b"\ns3_node_hints_pending 1.0\n" in scraped
     servers[0].start()
     with pytest.raises(errors.NotFound):
         node(cluster, servers[0]).get_version(bucket, "k")

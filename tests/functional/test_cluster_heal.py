@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
+import urllib3
 
 from tests.conftest import CLUSTER_TOKEN, Cluster, Server, free_port, make_cluster
 from wsgi_s3.cluster.node_client import NodeClient
@@ -51,7 +53,8 @@ def status(cluster: Cluster) -> subprocess.CompletedProcess:
 
 
 def test_a_node_killed_under_concurrent_writers_is_healed(tmp_path: Path, client_for):
-    cluster = make_cluster(tmp_path, gateway_flags=("--repair-interval", "2"))
+    metrics_port = free_port()
+    cluster = make_cluster(tmp_path, gateway_flags=("--repair-interval", "2", "--metrics-listen", f"127.0.0.1:{metrics_port}"))
     cluster.start()
     try:
         s3 = client_for(cluster.gateway)
@@ -133,6 +136,11 @@ def test_a_node_killed_under_concurrent_writers_is_healed(tmp_path: Path, client
             assert time.monotonic() < deadline, report.stdout + report.stderr
             time.sleep(1)
         assert report.returncode == 0 and len(node_rows(report)) == 3 and "last pass:" in report.stdout, report.stdout
+        # The repairer's work is counted on the gateway's metrics port.
+        scraped = urllib3.request("GET", f"http://127.0.0.1:{metrics_port}/metrics").data.decode()
+        counts = {name: float(value) for name, value in re.findall(r"^(s3_repair_[a-z_]+) (\S+)$", scraped, re.M)}
+        assert counts["s3_repair_passes_total"] >= 1 and counts["s3_repair_last_pass_timestamp_seconds"] > 0, counts
+        assert counts["s3_repair_hints_handed_over_total"] + counts["s3_repair_copies_total"] >= 1, counts
     finally:
         cluster.stop()
 

@@ -39,8 +39,11 @@ class Repairer:
 
     def run_once(self) -> PassReport | None:
         """Hand hints over; run a pass if one is due. The pass's report, if one ran."""
+        from wsgi_s3.observability import metrics
+
         handed = self.backend.healer.hand_over_hints(self.batch)
         if handed:
+            metrics.REPAIR_HINTS.inc(handed)
             log.info("repair: handed over %d hinted keys", handed)
         if time.monotonic() < self.next_pass:
             return None
@@ -50,8 +53,13 @@ class Repairer:
     def run_pass(self) -> PassReport:
         from wsgi_s3.cluster.fanout import fanout
         from wsgi_s3.cluster.repair import report_document
+        from wsgi_s3.observability import metrics
 
         report = self.backend.healer.repair_pass(self.batch)
+        metrics.REPAIR_PASSES.inc()
+        metrics.REPAIR_KEYS.inc(report.keys)
+        metrics.REPAIR_COPIES.inc(report.copies)
+        metrics.REPAIR_LAST_PASS.set(report.finished_ns / 1e9)
         log.info(
             "repair pass: %d ring stretches compared, %d differed, %d keys repaired with %d copies%s",
             report.stretches, report.differing, report.keys, report.copies,

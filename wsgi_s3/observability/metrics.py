@@ -93,6 +93,7 @@ class StoreCollector:
         yield GaugeMetricFamily("s3_multipart_uploads_active", "Multipart uploads started and neither completed nor aborted", stats["uploads"])
         yield GaugeMetricFamily("s3_store_disk_free_bytes", "Free bytes on the data directory's file system", stats["disk_free"])
         yield GaugeMetricFamily("s3_store_disk_total_bytes", "Size of the data directory's file system", stats["disk_total"])
+        yield GaugeMetricFamily("s3_node_hints_pending", "Hints this store keeps for nodes that missed writes (cluster/repair.py)", stats["hints"])
 
 
 def counted() -> object:
@@ -283,3 +284,10 @@ LIFECYCLE_EXPIRED_BYTES = Counter("s3_lifecycle_expired_bytes", "Bytes of the ve
 LIFECYCLE_ABORTED_UPLOADS = Counter(
     "s3_lifecycle_aborted_uploads", "Multipart uploads aborted by AbortIncompleteMultipartUpload rules or mp_ttl"
 )
+
+# the gateway's repairer (daemons/repair.py), counted in its own process
+REPAIR_PASSES = Counter("s3_repair_passes", "Anti-entropy passes finished")
+REPAIR_KEYS = Counter("s3_repair_keys", "Keys whose owners differed in an anti-entropy pass")
+REPAIR_COPIES = Counter("s3_repair_copies", "Records copied to owners that lacked them by anti-entropy passes")
+REPAIR_HINTS = Counter("s3_repair_hints_handed_over", "Hinted keys handed over to the owner that missed them")
+REPAIR_LAST_PASS = Gauge("s3_repair_last_pass_timestamp_seconds", "When the last anti-entropy pass finished", multiprocess_mode="max")

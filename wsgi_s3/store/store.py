@@ -178,7 +178,10 @@ class Store:
         multipart uploads in progress, and the data directory's file system."""
         objects, size, uploads = self.meta.stats()
         disk = os.statvfs(self.data_dir)
-        return {"objects": objects, "bytes": size, "uploads": uploads, "disk_free": disk.f_bavail * disk.f_frsize, "disk_total": disk.f_blocks * disk.f_frsize}
+        return {
+            "objects": objects, "bytes": size, "uploads": uploads, "hints": self.meta.count_hints(),
+            "disk_free": disk.f_bavail * disk.f_frsize, "disk_total": disk.f_blocks * disk.f_frsize,
+        }
 
     def check_writable(self) -> None:
         """Raise unless a write could succeed now: SQLite takes its write lock, the blob area takes a file."""
