@@ -214,5 +214,5 @@ def test_nodes_export_what_they_hold(metered_cluster) -> None:
         assert value(samples, "s3_multipart_uploads_active") >= 1
         assert value(samples, "s3_store_disk_total_bytes") >= value(samples, "s3_store_disk_free_bytes") > 0
         # A node serves no S3 requests: it exports no request metrics that would stay at zero.
-        assert all(name.startswith("s3_store_") or name == "s3_multipart_uploads_active" for name, _ in samples)
+        assert all(name.startswith(("s3_store_", "s3_node_")) or name == "s3_multipart_uploads_active" for name, _ in samples)
     s3.abort_multipart_upload(Bucket=bucket, Key="big", UploadId=upload)
