@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -42,6 +43,16 @@ def holds(client: NodeClient, bucket: str, key: str, data: bytes | None) -> bool
         return b"".join(iter(lambda: stream.read(65536), b"")) == data
     finally:
         stream.close()
+
+
+def eventually(check: Callable[[], bool], patience: float, describe: Callable[[], str]) -> None:
+    """Wait (polling each second) for what the background repair must bring about; after `patience`
+    seconds the test fails with `describe()`: a bound on a hang, not a claim about speed."""
+    deadline = time.monotonic() + patience
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(describe())
+        time.sleep(1)
 
 
 def status(cluster: Cluster) -> subprocess.CompletedProcess:
@@ -110,13 +121,10 @@ def test_a_node_killed_under_concurrent_writers_is_healed(tmp_path: Path, client
 
         clients = [NodeClient(node.endpoint, CLUSTER_TOKEN, connect_timeout=2, read_timeout=30) for node in cluster.nodes]
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                missing = [(client.url, key) for client in clients for key, data in acknowledged.items() if not holds(client, "heal", key, data)]
-                if not missing:
-                    break
-                assert time.monotonic() < deadline, f"not healed: {missing[:5]} ({len(missing)} in all)"
-                time.sleep(1)
+            def missing() -> list[tuple[str, str]]:
+                return [(client.url, key) for client in clients for key, data in acknowledged.items() if not holds(client, "heal", key, data)]
+
+            eventually(lambda: not missing(), 90, lambda: f"not healed: {missing()[:5]}")
             # Nothing deleted is listed, everything acknowledged is.
             listed = {item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="heal") for item in page.get("Contents", [])}
             assert listed == {key for key, data in acknowledged.items() if data is not None}
@@ -128,13 +136,13 @@ def test_a_node_killed_under_concurrent_writers_is_healed(tmp_path: Path, client
             return [line.split() for line in report.stdout.splitlines() if line.startswith("http")]
 
         # Every node up, no hint left, and a pass recorded since the node came back.
-        deadline = time.monotonic() + 30
-        while True:
+        def settled() -> bool:
+            nonlocal report
             report = status(cluster)
-            if all(row[1:3] == ["up", "0"] and row[3] != "never" for row in node_rows(report)):
-                break
-            assert time.monotonic() < deadline, report.stdout + report.stderr
-            time.sleep(1)
+            return all(row[1:3] == ["up", "0"] and row[3] != "never" for row in node_rows(report))
+
+        report = status(cluster)
+        eventually(settled, 30, lambda: report.stdout + report.stderr)
         assert report.returncode == 0 and len(node_rows(report)) == 3 and "last pass:" in report.stdout, report.stdout
         # The repairer's work is counted on the gateway's metrics port.
         scraped = urllib3.request("GET", f"http://127.0.0.1:{metrics_port}/metrics").data.decode()
@@ -205,13 +213,10 @@ def test_writes_through_gateways_with_skewed_clocks_end_the_same_on_every_node(t
 
         clients = [NodeClient(node.endpoint, CLUSTER_TOKEN, connect_timeout=2, read_timeout=30) for node in cluster.nodes]
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                held = [[records(client, "skew", key) for key in ("same-key", "raced")] for client in clients]
-                if held[0] == held[1] == held[2]:
-                    break
-                assert time.monotonic() < deadline, held
-                time.sleep(1)
+            def held() -> list[list[list[tuple]]]:
+                return [[records(client, "skew", key) for key in ("same-key", "raced")] for client in clients]
+
+            eventually(lambda: (now := held())[0] == now[1] == now[2], 60, lambda: str(held()))
         finally:
             for client in clients:
                 client.close()
