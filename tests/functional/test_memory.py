@@ -1,5 +1,5 @@
 """Memory stays flat whatever the object size: a 1 GiB object goes in and out of a server of the
-test's own while a sampler adds up the resident memory of its master and workers."""
+test's own while a sampler adds up the memory of its master, workers and daemons."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 
 MIB = 1 << 20
 GIB = 1 << 30
-RSS_LIMIT = 200 * 1000 * 1000  # bytes, master and workers together
+MEMORY_LIMIT = 200 * 1000 * 1000  # bytes, every process of the server together
+GROWTH_LIMIT = 64 * 1000 * 1000  # bytes over what the server held before the transfer began
 
 
 def block(index: int, base: bytes) -> bytes:
@@ -75,36 +76,40 @@ class GeneratedFile(io.RawIOBase):
         return len(data)
 
 
-def rss_bytes(pid: int) -> int:
+def pss_bytes(pid: int) -> int:
+    """A process's proportional set size: the pages a forked daemon still shares with the master
+    count once across them, where summing RSS would count them once per process."""
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
                     return int(line.split()[1]) * 1024
     except (FileNotFoundError, ProcessLookupError):
         pass
     return 0
 
 
-class RssSampler:
-    """Every 0.2 s: the total VmRSS of the server's processes, with the transfer's progress then."""
+class MemorySampler:
+    """Every 0.2 s: the total PSS of the server's processes, with the transfer's progress then."""
 
     def __init__(self, server, progress: Callable[[], tuple[str, int, int]]) -> None:
         self.server = server
         self.progress = progress
-        self.samples: list[tuple[str, int, int, int, frozenset[int]]] = []  # phase, done, total, rss, pids
+        self.samples: list[tuple[str, int, int, int, frozenset[int]]] = []  # phase, done, total, bytes, pids
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def run(self) -> None:
-        while True:
-            pids = frozenset(self.server.pids())
-            phase, done, total = self.progress()
-            self.samples.append((phase, done, total, sum(rss_bytes(pid) for pid in pids), pids))
-            if self.stopping.wait(0.2):
-                return
+    def sample(self) -> None:
+        pids = frozenset(self.server.pids())
+        phase, done, total = self.progress()
+        self.samples.append((phase, done, total, sum(pss_bytes(pid) for pid in pids), pids))
 
-    def __enter__(self) -> RssSampler:
+    def run(self) -> None:
+        while not self.stopping.wait(0.2):
+            self.sample()
+
+    def __enter__(self) -> MemorySampler:
+        self.sample()  # the baseline, before the test begins its first transfer
         self.thread.start()
         return self
 
@@ -113,8 +118,13 @@ class RssSampler:
         self.thread.join()
 
     @property
+    def baseline(self) -> int:
+        """What the server held before the first transfer began."""
+        return min(used for phase, _, _, used, _ in self.samples if phase == "start")
+
+    @property
     def peak(self) -> int:
-        return max(rss for _, _, _, rss, _ in self.samples)
+        return max(used for _, _, _, used, _ in self.samples)
 
     def during(self, phase: str) -> int:
         """How many samples were taken while `phase` was under way (its bytes partly moved)."""
@@ -126,7 +136,10 @@ class RssSampler:
         pid_sets = {pids for *_, pids in self.samples}
         assert len(pid_sets) == 1 and len(next(iter(pid_sets))) >= 2, f"server processes changed or were missing: {pid_sets}"
         peak_at = max(self.samples, key=lambda sample: sample[3])
-        assert self.peak < RSS_LIMIT, f"server RSS peaked at {self.peak / 1e6:.0f} MB during the {peak_at[0]} ({peak_at[1]} of {peak_at[2]} bytes)"
+        where = f"during the {peak_at[0]} ({peak_at[1]} of {peak_at[2]} bytes)"
+        assert self.peak < MEMORY_LIMIT, f"server memory peaked at {self.peak / 1e6:.0f} MB {where}"
+        growth = self.peak - self.baseline
+        assert growth < GROWTH_LIMIT, f"server memory grew by {growth / 1e6:.0f} MB from {self.baseline / 1e6:.0f} MB {where}"
 
 
 @pytest.fixture
@@ -164,7 +177,7 @@ def test_one_gib_put_and_get_keep_server_memory_flat(memory_server, raw_s3):
     server, s3 = memory_server
     s3.create_bucket(Bucket="memory")
     progress = Progress()
-    with RssSampler(server, progress) as sampler:
+    with MemorySampler(server, progress) as sampler:
         progress.begin("upload", GIB)
         conn = raw_s3(server).start("PUT", "/memory/big", GIB)
         sent = hashlib.md5()
@@ -186,7 +199,7 @@ def test_multipart_upload_of_three_100_mib_parts_keeps_server_memory_flat(memory
     s3.create_bucket(Bucket="memory")
     part_size = 100 * MIB
     progress = Progress()
-    with RssSampler(server, progress) as sampler:
+    with MemorySampler(server, progress) as sampler:
         upload_id = s3.create_multipart_upload(Bucket="memory", Key="parts")["UploadId"]
         whole = hashlib.md5()
         part_md5s = []

@@ -1,6 +1,6 @@
 """A node streams blobs through: staging 50 MiB and reading it back never holds it in the node's memory.
 
-The node's resident memory (master, workers, sweeper) is sampled every 8 MiB, from inside the transfer
+The memory of the node's processes (master, workers, sweeper; PSS) is sampled every 8 MiB, from inside the transfer
 itself (the body being sent, the stream being read), so samples are taken mid-transfer whatever the speed."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 
-from tests.functional.test_memory import MIB, blocks, rss_bytes
+from tests.functional.test_memory import MIB, blocks, pss_bytes
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Segment
 from wsgi_s3.model.versions import NULL_VERSION
@@ -50,7 +50,7 @@ def test_staging_and_reading_50_mib_keeps_node_memory_flat(tmp_path):
     samples: list[int] = []
 
     def sample() -> None:
-        samples.append(sum(rss_bytes(pid) for pid in server.pids()))
+        samples.append(sum(pss_bytes(pid) for pid in server.pids()))
 
     try:
         client.create_bucket("memory", "us-east-1", "")
