@@ -622,7 +622,7 @@ def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
 
 
 def _versioning_order(info: BucketInfo) -> tuple[int, str, str]:
-    """Bucket records by the stamp of their versioning document; one that never had it comes first."""
+    """Bucket records by the stamp of their versioning document; one that never had it is the oldest."""
     return (-1, "", "") if info.versioning_stamp is None else order_key(info.versioning_stamp)
 
 
