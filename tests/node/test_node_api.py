@@ -14,7 +14,7 @@ from tests.node.conftest import TOKEN
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
-from wsgi_s3.model.versions import NULL_VERSION, new_version_id
+from wsgi_s3.model.versions import NULL_VERSION, StampedDocument, VersionStamp, new_version_id
 from wsgi_s3.node import protocol
 
 
@@ -57,15 +57,22 @@ def test_bucket_records(client: NodeClient):
 
 
 def test_bucket_configs(client: NodeClient, bucket: str):
-    """A configuration document per kind travels as is; null removes it; a missing bucket is NotFound."""
+    """A configuration document per kind travels with its stamp; the newest stamp wins whatever the
+    arrival order; a removal is a stamped tombstone; a missing bucket is NotFound."""
+    first, removal, last = (VersionStamp("", stamp, "gw-1") for stamp in (1000, 2000, 3000))
     assert client.get_bucket_config(bucket, "versioning") is None
-    client.put_bucket_config(bucket, "versioning", "Enabled")
-    assert client.get_bucket_config(bucket, "versioning") == "Enabled"
+    client.put_bucket_config(bucket, "versioning", "Enabled", first)
+    assert client.get_bucket_config(bucket, "versioning") == StampedDocument("Enabled", first)
     assert client.get_bucket(bucket).versioning == "Enabled"
-    client.put_bucket_config(bucket, "versioning", None)
-    assert client.get_bucket_config(bucket, "versioning") is None
+    assert client.get_bucket(bucket).versioning_stamp == first
+    client.put_bucket_config(bucket, "versioning", None, removal)
+    client.put_bucket_config(bucket, "versioning", "Suspended", first)  # older: ignored
+    assert client.get_bucket_config(bucket, "versioning") == StampedDocument(None, removal)
+    assert client.bucket_configs(bucket) == {"versioning": StampedDocument(None, removal)}
+    client.put_bucket_config(bucket, "versioning", "Suspended", last)
+    assert client.get_bucket(bucket).versioning == "Suspended"
     with pytest.raises(errors.NotFound):
-        client.put_bucket_config("missing-" + uuid.uuid4().hex[:8], "versioning", "Enabled")
+        client.put_bucket_config("missing-" + uuid.uuid4().hex[:8], "versioning", "Enabled", last)
 
 
 def test_stage_commit_head_and_read_ranges(client: NodeClient, bucket: str):

@@ -9,6 +9,7 @@ import pytest
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.model.versions import StampedDocument, VersionStamp
 from wsgi_s3.node import protocol
 
 BLOB = "0123456789abcdef0123456789abcdef"
@@ -47,6 +48,8 @@ def test_records_survive_the_trip():
     assert protocol.entry_from(protocol.entry_json(entry)) == entry
     bucket = BucketInfo("b", 1, "r", "o", "Enabled")
     assert protocol.bucket_from(protocol.bucket_json(bucket)) == bucket
+    stamped = BucketInfo("b", 1, "r", "o", "Enabled", VersionStamp("", 5, "gw"))
+    assert protocol.bucket_from(json.loads(json.dumps(protocol.bucket_json(stamped)))) == stamped
     upload = Upload("u", "b", "k", 3, meta, "CRC32")
     assert protocol.upload_from(protocol.upload_json(upload)) == upload
     part = Part(2, "e", 5, 9, BLOB, {"CRC32": "AAAA"})
@@ -96,3 +99,12 @@ def test_tags_survive_the_trip_and_a_peer_without_tags_sends_none():
     assert protocol.meta_from(older).tags == {}
     with pytest.raises(protocol.BadRequest):
         protocol.tags_from({**protocol.tags_json(tags), "tags": {"k": 1}})
+
+
+def test_configuration_documents_travel_with_their_stamp_and_a_document_needs_one():
+    for config in (StampedDocument("Enabled", VersionStamp("", 5, "gw")), StampedDocument(None, VersionStamp("", 6, "gw")), None):
+        assert protocol.config_from(json.loads(json.dumps(protocol.config_json(config)))) == config
+    for bad in ({"document": "Enabled", "stamp": None}, {"document": "Enabled"}, {"stamp": None}, {"document": 1, "stamp": {"timestamp_ns": 5, "origin": "gw"}},
+                {"document": None, "stamp": {"timestamp_ns": -1, "origin": "gw"}}):
+        with pytest.raises(protocol.BadRequest):
+            protocol.config_from(bad)

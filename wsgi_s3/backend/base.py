@@ -25,9 +25,11 @@ class Backend(Protocol):
         """The bucket's configuration document of one kind ("versioning", ...), None if unset."""
         ...
 
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None, stamp: VersionStamp) -> None:
         """Set the document of one kind (None removes it). The "versioning" document, "Enabled" or
-        "Suspended", is what BucketInfo.versioning reports."""
+        "Suspended", is what BucketInfo.versioning reports. `stamp` (HybridClock.config_stamp) orders
+        the write like every other: a document written with an older stamp than the one held (or
+        than its removal) is ignored, so replicas keep the newest whatever the arrival order."""
         ...
 
     # objects
@@ -81,7 +83,10 @@ class Backend(Protocol):
         """The newest document of that name, None if there is none."""
         ...
 
-    def put_shared_document(self, name: str, document: str) -> None: ...
+    def put_shared_document(self, name: str, document: str) -> None:
+        """Replace the document, stamped after the newest stamp of it seen (a revoke never loses to
+        the write it undoes, even from a host whose clock is behind)."""
+        ...
 
     # observability
     def ready(self) -> None:

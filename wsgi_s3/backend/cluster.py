@@ -14,7 +14,6 @@ and repairs the key in the background, and the gateway's anti-entropy pass finds
 from __future__ import annotations
 
 import heapq
-import json
 import logging
 import uuid
 from itertools import islice
@@ -47,7 +46,7 @@ from wsgi_s3.model.types import (
     VersionEntry,
     VersionPage,
 )
-from wsgi_s3.model.versions import VersionStamp, now_ns, order_key, stamped_version
+from wsgi_s3.model.versions import HybridClock, StampedDocument, VersionStamp, now_ns, order_key, stamped_version
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,6 +80,7 @@ class ClusterBackend:
         self.write_quorum = write_quorum
         self.read_quorum = read_quorum
         self.healer = Healer(ring, clients, replicas, tombstone_grace_days)
+        self.clock = HybridClock()  # stamps the shared documents
 
     def _owners(self, bucket: str, key: str) -> list[str]:
         return [node.url for node in self.ring.primaries(f"{bucket}/{key}", self.replicas)]
@@ -109,13 +109,32 @@ class ClusterBackend:
             raise outcome.failure()
         return next(iter(outcome.results.values()))
 
+    def _read_records(self, call: Callable[[NodeClient], T]) -> list[T]:
+        """The answers of a read of a bucket record (or its configuration) from enough nodes that at
+        least one of them acknowledged the last write (W of all nodes); a node that lacks the
+        bucket counts as an answer. NotFound if every answer is one."""
+        need = len(self.nodes) - self.write_quorum + 1
+        outcome = self._on(self.nodes, call, need=need)
+        absent = [error for error in outcome.errors.values() if isinstance(error, errors.NotFound)]
+        if len(outcome.results) + len(absent) < need:
+            raise errors.Unavailable(f"{len(outcome.results) + len(absent)} of the {need} nodes a bucket read needs answered")
+        if not outcome.results:
+            raise absent[0]
+        return list(outcome.results.values())
+
+    def _newest_config(self, bucket: str, kind: str) -> StampedDocument | None:
+        found = [config for config in self._read_records(lambda node: node.get_bucket_config(bucket, kind)) if config is not None]
+        return max(found, key=lambda config: order_key(config.stamp), default=None)
+
     # buckets: a bucket record (and its configuration) lives on every node
 
     def create_bucket(self, name: str, region: str, owner: str) -> BucketInfo:
         return self._acked(self._on(self.nodes, lambda node: node.create_bucket(name, region, owner)), self.write_quorum)[0]
 
     def get_bucket(self, name: str) -> BucketInfo:
-        return self._first(self.nodes, lambda node: node.get_bucket(name))
+        """The record with the newest versioning state among the nodes' (see _read_records)."""
+        found = self._read_records(lambda node: node.get_bucket(name))
+        return max(found, key=_versioning_order)
 
     def list_buckets(self) -> list[BucketInfo]:
         outcome = self._on(self.nodes, lambda node: node.list_buckets())
@@ -146,10 +165,11 @@ class ClusterBackend:
             raise
 
     def get_bucket_config(self, bucket: str, kind: str) -> str | None:
-        return self._first(self.nodes, lambda node: node.get_bucket_config(bucket, kind))
+        newest = self._newest_config(bucket, kind)
+        return None if newest is None else newest.document
 
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        self._acked(self._on(self.nodes, lambda node: node.put_bucket_config(bucket, kind, document)), self.write_quorum)
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None, stamp: VersionStamp) -> None:
+        self._acked(self._on(self.nodes, lambda node: node.put_bucket_config(bucket, kind, document, stamp)), self.write_quorum)
 
     # objects
 
@@ -378,38 +398,31 @@ class ClusterBackend:
             raise outcome.failure()
         return max(outcome.results.values(), key=ObjectTags.order).tags
 
-    # shared documents: on every node, as bucket configuration of SHARED_BUCKET, stamped so that
-    # the newest wins (a node that missed a revoke must not bring a credential back)
+    # shared documents: on every node, as bucket configuration of SHARED_BUCKET, stamped and read
+    # like every configuration document (a node that missed a revoke must not bring a credential back)
+
+    def _shared(self, name: str) -> StampedDocument | None:
+        try:
+            return self._newest_config(SHARED_BUCKET, name)
+        except errors.NotFound:  # no node has any shared document yet
+            return None
 
     def get_shared_document(self, name: str) -> str | None:
-        return self._newest_shared(name)[1]
-
-    def _newest_shared(self, name: str) -> tuple[int, str | None]:
-        def read(node: NodeClient) -> tuple[int, str | None]:
-            try:
-                stamped = node.get_bucket_config(SHARED_BUCKET, name)
-            except errors.NotFound:  # a node that never had one
-                return 0, None
-            return (0, None) if stamped is None else _unstamp(stamped)
-
-        # Enough nodes that at least one of them acknowledged the last write (W of all nodes).
-        outcome = self._on(self.nodes, read)
-        if len(outcome.results) < len(self.nodes) - self.write_quorum + 1:
-            raise outcome.failure()
-        return max(outcome.results.values(), key=lambda answer: answer[0])
+        newest = self._shared(name)
+        return None if newest is None else newest.document
 
     def put_shared_document(self, name: str, document: str) -> None:
-        # Later than the newest stamp, even from a host whose clock is behind the last writer's:
-        # a revoke must never lose to the write it undoes.
-        stamp = max(now_ns(), self._newest_shared(name)[0] + 1)
-        stamped = json.dumps({"stamp_ns": stamp, "document": document})
+        newest = self._shared(name)
+        if newest is not None:
+            self.clock.observe(newest.stamp.timestamp_ns)
+        stamp = self.clock.config_stamp()
 
         def write(node: NodeClient) -> None:
             try:
                 node.create_bucket(SHARED_BUCKET, "", "wsgi-s3")
             except errors.AlreadyExists:
                 pass
-            node.put_bucket_config(SHARED_BUCKET, name, stamped)
+            node.put_bucket_config(SHARED_BUCKET, name, document, stamp)
 
         self._acked(self._on(self.nodes, write), self.write_quorum)
 
@@ -608,6 +621,11 @@ def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
         yield current
 
 
+def _versioning_order(info: BucketInfo) -> tuple[int, str, str]:
+    """Bucket records by the stamp of their versioning document; one that never had it is the oldest."""
+    return (-1, "", "") if info.versioning_stamp is None else order_key(info.versioning_stamp)
+
+
 def _entry_order(entry: ListEntry) -> tuple[int, str, bool, str, int]:
     return (entry.timestamp_ns, entry.version_id, entry.delete_marker, entry.etag, entry.size)
 
@@ -618,8 +636,3 @@ def _entry_of(version: ObjectVersion) -> ListEntry:
         version.key, version.timestamp_ns, meta.etag, version.size, tuple(meta.checksums), meta.checksum_type, version.delete_marker,
         version.version_id,
     )
-
-
-def _unstamp(stamped: str) -> tuple[int, str]:
-    record = json.loads(stamped)
-    return record["stamp_ns"], record["document"]

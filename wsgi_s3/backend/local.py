@@ -21,13 +21,14 @@ from wsgi_s3.model.types import (
     Upload,
     VersionPage,
 )
-from wsgi_s3.model.versions import VersionStamp, now_ns, stamped_version
+from wsgi_s3.model.versions import HybridClock, VersionStamp, now_ns, stamped_version
 from wsgi_s3.store.store import Store
 
 
 class LocalBackend:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.clock = HybridClock()  # stamps the shared documents
 
     # buckets
 
@@ -44,10 +45,11 @@ class LocalBackend:
         self.store.delete_bucket(name)
 
     def get_bucket_config(self, bucket: str, kind: str) -> str | None:
-        return self.store.get_bucket_config(bucket, kind)
+        config = self.store.get_bucket_config(bucket, kind)
+        return None if config is None else config.document
 
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        self.store.put_bucket_config(bucket, kind, document)
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None, stamp: VersionStamp) -> None:
+        self.store.put_bucket_config(bucket, kind, document, stamp)
 
     # objects
 
@@ -129,7 +131,7 @@ class LocalBackend:
 
     def get_shared_document(self, name: str) -> str | None:
         try:
-            return self.store.get_bucket_config(SHARED_BUCKET, name)
+            return self.get_bucket_config(SHARED_BUCKET, name)
         except errors.NotFound:
             return None
 
@@ -138,7 +140,10 @@ class LocalBackend:
             self.store.create_bucket(SHARED_BUCKET, "", "wsgi-s3")
         except errors.AlreadyExists:
             pass
-        self.store.put_bucket_config(SHARED_BUCKET, name, document)
+        held = self.store.get_bucket_config(SHARED_BUCKET, name)
+        if held is not None:
+            self.clock.observe(held.stamp.timestamp_ns)
+        self.store.put_bucket_config(SHARED_BUCKET, name, document, self.clock.config_stamp())
 
     def ready(self) -> None:
         self.store.check_writable()

@@ -15,6 +15,10 @@ What calls it:
   sums are compared, and only stretches that differ are halved and compared again, down to a batch
   of record identities, whose differing keys are repaired.
 
+Bucket records live on every node; their configuration documents are stamped (newest wins, a
+removal is a stamped tombstone), and `repair_buckets` copies each kind's newest to the nodes that
+hold an older one or none (`repair_configs`).
+
 Tombstones are kept `tombstone_grace` and then reclaimed by each node on its own schedule, so repair
 neither compares nor copies tombstones older than the grace less a margin: a tombstone one owner has
 already reclaimed must not travel back to it.
@@ -32,7 +36,7 @@ from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.cluster.ring import Ring
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import Holding, ObjectVersion, Segment
-from wsgi_s3.model.versions import newer, now_ns, order_key
+from wsgi_s3.model.versions import StampedDocument, newer, now_ns, order_key
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +183,7 @@ class Healer:
                     self.clients[target].get_bucket(bucket)
                 except errors.NotFound:
                     self._repair_bucket_on(bucket, target)
+                    self.repair_configs(bucket)
                 except (errors.StorageError, KeyError):
                     continue  # still down (or no longer in the ring: anti-entropy's business)
                 standing_in = holder not in self.owners(bucket, key)
@@ -202,6 +207,7 @@ class Healer:
     # buckets
 
     def _repair_bucket_on(self, bucket: str, target: str) -> None:
+        """Make the bucket record on `target` as another node has it (its configuration: repair_configs)."""
         for url, node in self.clients.items():
             if url == target:
                 continue
@@ -210,21 +216,41 @@ class Healer:
             except errors.StorageError:
                 continue
             try:
-                configs = node.bucket_configs(bucket)
-                try:
-                    self.clients[target].create_bucket(bucket, info.region, info.owner)
-                except errors.AlreadyExists:
-                    pass
-                for kind, document in configs.items():
-                    self.clients[target].put_bucket_config(bucket, kind, document)
+                self.clients[target].create_bucket(bucket, info.region, info.owner)
+            except errors.AlreadyExists:
+                pass
             except errors.StorageError as exc:
                 log.warning("making bucket %s again on %s failed: %s", bucket, target, exc)
             return
 
+    def repair_configs(self, bucket: str) -> int:
+        """Copy the newest configuration document of each kind (removals included) to the nodes that
+        hold the bucket and an older one or none; the number of copies. A node's own stamp check
+        decides, so a copy racing a newer write loses to it."""
+        held = fanout(self.clients, lambda url: self.clients[url].bucket_configs(bucket)).results
+        newest: dict[str, StampedDocument] = {}
+        for configs in held.values():
+            for kind, config in configs.items():
+                if kind not in newest or newer(config.stamp, newest[kind].stamp):
+                    newest[kind] = config
+        copies = 0
+        for url, configs in held.items():
+            for kind, best in newest.items():
+                mine = configs.get(kind)
+                if mine is not None and not newer(best.stamp, mine.stamp):
+                    continue
+                try:
+                    self.clients[url].put_bucket_config(bucket, kind, best.document, best.stamp)
+                    copies += 1
+                except errors.StorageError as exc:
+                    log.warning("repair of the %s configuration of bucket %s on %s failed: %s", kind, bucket, url, exc)
+        return copies
+
     def repair_buckets(self) -> int:
         """With every node answering, a bucket record on a majority of nodes is made on the others
         (they missed its creation) and one on a minority is removed with all it holds (they missed
-        its deletion: a deleted bucket was empty, and its tombstones went with it). Returns changes."""
+        its deletion: a deleted bucket was empty, and its tombstones went with it). Then every kept
+        bucket's configuration documents are made the newest on every node. Returns changes."""
         outcome = fanout(self.clients, lambda url: self.clients[url].list_buckets())
         if outcome.errors:
             return 0
@@ -234,13 +260,12 @@ class Healer:
                 holders.setdefault(bucket.name, []).append(url)
         changes = 0
         for name, urls in holders.items():
-            if len(urls) == len(self.clients):
-                continue
             if 2 * len(urls) > len(self.clients):
                 for target in self.clients:
                     if target not in urls:
                         self._repair_bucket_on(name, target)
                         changes += 1
+                changes += self.repair_configs(name)
             else:
                 for url in urls:
                     try:

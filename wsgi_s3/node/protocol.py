@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload, VersionEntry
+from wsgi_s3.model.versions import StampedDocument, VersionStamp
 
 PREFIX = "/v1"
 AUTH_HEADER = "Authorization"
@@ -24,8 +25,8 @@ JSON_TYPE = "application/json"
 # Routes, as Falcon templates; `path()` fills them in for the client.
 BUCKETS = PREFIX + "/buckets"  # GET list
 BUCKET = PREFIX + "/buckets/{bucket}"  # PUT create, GET, DELETE (?purge=1: with what it holds)
-BUCKET_CONFIG = PREFIX + "/buckets/{bucket}/config/{kind}"  # GET, PUT a configuration document
-BUCKET_CONFIGS = PREFIX + "/buckets/{bucket}/config"  # GET every configuration document, by kind
+BUCKET_CONFIG = PREFIX + "/buckets/{bucket}/config/{kind}"  # GET, PUT a stamped configuration document
+BUCKET_CONFIGS = PREFIX + "/buckets/{bucket}/config"  # GET every stamped configuration document, by kind
 BUCKET_CLOSING = PREFIX + "/buckets/{bucket}/closing"  # PUT refuse new objects for a while, DELETE reopen
 BUCKET_UPLOADS = PREFIX + "/buckets/{bucket}/uploads"  # GET list uploads
 ENTRIES = PREFIX + "/buckets/{bucket}/entries"  # GET sorted listing entries
@@ -272,6 +273,7 @@ def bucket_json(bucket: BucketInfo) -> dict[str, Any]:
         "region": bucket.region,
         "owner": bucket.owner,
         "versioning": bucket.versioning,
+        "versioning_stamp": None if bucket.versioning_stamp is None else stamp_json(bucket.versioning_stamp),
     }
 
 
@@ -282,18 +284,40 @@ def bucket_from(data: object) -> BucketInfo:
         region=field(data, "region", str),
         owner=field(data, "owner", str),
         versioning=field(data, "versioning", str),
+        versioning_stamp=None if _nullable(data, "versioning_stamp") is None else stamp_from(data["versioning_stamp"]),
     )
 
 
-def config_json(document: str | None) -> dict[str, Any]:
-    return {"document": document}
+def _nullable(data: object, name: str) -> object:
+    if not isinstance(data, dict) or name not in data:
+        raise BadRequest(f"missing field {name!r}")
+    return data[name]
 
 
-def config_from(data: object) -> str | None:
-    """A configuration document: a string, or null when unset."""
-    if not isinstance(data, dict) or "document" not in data:
-        raise BadRequest("missing field 'document'")
-    return None if data["document"] is None else field(data, "document", str)
+def stamp_json(stamp: VersionStamp) -> dict[str, Any]:
+    """The stamp of a write that makes no version (its version id is empty)."""
+    return {"timestamp_ns": stamp.timestamp_ns, "origin": stamp.origin}
+
+
+def stamp_from(data: object) -> VersionStamp:
+    return VersionStamp("", field(data, "timestamp_ns", int), field(data, "origin", str))
+
+
+def config_json(config: StampedDocument | None) -> dict[str, Any]:
+    """A configuration document and its stamp (a removal: document null); both null when never set."""
+    if config is None:
+        return {"document": None, "stamp": None}
+    return {"document": config.document, "stamp": stamp_json(config.stamp)}
+
+
+def config_from(data: object) -> StampedDocument | None:
+    stamp = _nullable(data, "stamp")
+    document = None if _nullable(data, "document") is None else field(data, "document", str)
+    if stamp is None:
+        if document is not None:
+            raise BadRequest("a configuration document needs a stamp")
+        return None
+    return StampedDocument(document, stamp_from(stamp))
 
 
 def staged_json(staged: StagedBlob) -> dict[str, Any]:

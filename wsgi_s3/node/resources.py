@@ -63,13 +63,17 @@ class Bucket(StoreResource):
 
 
 class BucketConfig(StoreResource):
-    """A bucket's configuration document of one kind ("versioning", ...); null when unset."""
+    """A bucket's configuration document of one kind ("versioning", ...) with its stamp; a write
+    applies only if its stamp is newer than the one held (see Metadata.put_bucket_config)."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, kind: str) -> None:
         answer(resp, protocol.config_json(self.store.get_bucket_config(bucket, kind)))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, bucket: str, kind: str) -> None:
-        self.store.put_bucket_config(bucket, kind, protocol.config_from(read_json(req)))
+        config = protocol.config_from(read_json(req))
+        if config is None:
+            raise protocol.BadRequest("a configuration write needs a stamp")
+        self.store.put_bucket_config(bucket, kind, config.document, config.stamp)
         resp.status = falcon.HTTP_204
 
 
@@ -90,7 +94,7 @@ class BucketClosing(StoreResource):
 
 class BucketConfigs(StoreResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
-        answer(resp, self.store.bucket_configs(bucket))
+        answer(resp, {kind: protocol.config_json(config) for kind, config in self.store.bucket_configs(bucket).items()})
 
 
 class Entries(StoreResource):

@@ -23,7 +23,7 @@ from dataclasses import asdict, replace
 from wsgi_s3.model import errors
 from wsgi_s3.model.placement import object_position, stable_hash
 from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, Upload, VersionEntry
-from wsgi_s3.model.versions import newer
+from wsgi_s3.model.versions import StampedDocument, VersionStamp, newer
 from wsgi_s3.store.busy import when_unlocked
 
 _VERSION_COLUMNS = "bucket, key, version_id, timestamp_ns, is_latest, delete_marker, size, meta, segments, origin, tombstone"
@@ -35,8 +35,8 @@ _ENTRY_COLUMNS = """key, timestamp_ns, json_extract(meta, '$.etag'), size,
     (SELECT group_concat(checksum.key) FROM json_each(meta, '$.checksums') AS checksum),
     json_extract(meta, '$.checksum_type'), delete_marker, version_id"""
 # A bucket's versioning state ("", "Enabled" or "Suspended") is its "versioning" configuration document.
-_BUCKET_SELECT = """SELECT name, created_ns, region, owner,
-    COALESCE((SELECT document FROM bucket_configs WHERE bucket = name AND kind = 'versioning'), '') FROM buckets"""
+_BUCKET_SELECT = """SELECT name, created_ns, region, owner, COALESCE(config.document, ''), config.timestamp_ns, config.origin
+    FROM buckets LEFT JOIN bucket_configs AS config ON config.bucket = name AND config.kind = 'versioning'"""
 # A version listing shows the same, plus each version's id and place in history (model/versions.py order).
 _VERSION_ENTRY_COLUMNS = f"{_ENTRY_COLUMNS}, origin, tombstone, is_latest"  # _ENTRY_COLUMNS ends with version_id
 _HISTORY_ORDER = "timestamp_ns DESC, origin DESC, version_id DESC"
@@ -114,31 +114,40 @@ class Metadata:
         rows = self.query(f"{_BUCKET_SELECT} WHERE name = ?", (name,))
         if not rows:
             raise errors.NotFound("bucket", name)
-        return BucketInfo(*rows[0])
+        return _bucket(rows[0])
 
     def list_buckets(self) -> list[BucketInfo]:
-        return [BucketInfo(*row) for row in self.query(f"{_BUCKET_SELECT} ORDER BY name")]
+        return [_bucket(row) for row in self.query(f"{_BUCKET_SELECT} ORDER BY name")]
 
-    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
-        rows = self.query("SELECT document FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind))
+    def get_bucket_config(self, bucket: str, kind: str) -> StampedDocument | None:
+        """The bucket's document of one kind with its stamp (a removal: no document); None if never set."""
+        rows = self.query("SELECT document, timestamp_ns, origin FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind))
         if not rows:
             self.get_bucket(bucket)
             return None
-        return rows[0][0]
+        return _stamped(*rows[0])
 
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        """Set (or with None, remove) the bucket's configuration document of one kind."""
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None, stamp: VersionStamp) -> bool:
+        """Set (or with None, remove) the bucket's configuration document of one kind, if `stamp` is
+        newer than the stamp of the one held (model/versions.py order): replicas that receive the
+        writes in any order keep the same one. A removal is a stamped tombstone. Returns whether it applied."""
         with self.write() as conn:
             _require_bucket(conn, bucket)
-            if document is None:
-                conn.execute("DELETE FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind))
-            else:
-                conn.execute("INSERT OR REPLACE INTO bucket_configs (bucket, kind, document) VALUES (?, ?, ?)", (bucket, kind, document))
+            row = conn.execute("SELECT document, timestamp_ns, origin FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind)).fetchone()
+            if row is not None and not newer(stamp, _stamped(*row).stamp):
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO bucket_configs (bucket, kind, document, timestamp_ns, origin) VALUES (?, ?, ?, ?, ?)",
+                (bucket, kind, document, stamp.timestamp_ns, stamp.origin),
+            )
+            return True
 
-    def bucket_configs(self, bucket: str) -> dict[str, str]:
-        """Every configuration document of the bucket, by kind (not the node's own marks, like _CLOSING)."""
+    def bucket_configs(self, bucket: str) -> dict[str, StampedDocument]:
+        """Every configuration document of the bucket (removals included), by kind, not the node's
+        own marks (like _CLOSING)."""
         self.get_bucket(bucket)
-        return dict(self.query("SELECT kind, document FROM bucket_configs WHERE bucket = ? AND kind NOT LIKE '.%'", (bucket,)))
+        rows = self.query("SELECT kind, document, timestamp_ns, origin FROM bucket_configs WHERE bucket = ? AND kind NOT LIKE '.%'", (bucket,))
+        return {kind: _stamped(*stamped) for kind, *stamped in rows}
 
     def close_bucket(self, name: str, until_ns: int) -> None:
         """Refuse new objects in the bucket until `until_ns` (or `reopen_bucket`): a cluster's
@@ -584,6 +593,17 @@ def _insert_version(
         )
     conn.execute(f"INSERT INTO versions ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _to_row(version))
     return replace(version, is_latest=_relink_latest(conn, version.bucket, version.key) == version.version_id), True
+
+
+def _bucket(row: tuple) -> BucketInfo:
+    name, created_ns, region, owner, versioning, timestamp_ns, origin = row
+    stamp = None if timestamp_ns is None else VersionStamp("", timestamp_ns, origin)
+    return BucketInfo(name, created_ns, region, owner, versioning, stamp)
+
+
+def _stamped(document: str | None, timestamp_ns: int, origin: str) -> StampedDocument:
+    # A configuration write stamps no version: its id is empty in every stored stamp.
+    return StampedDocument(document, VersionStamp("", timestamp_ns, origin))
 
 
 def _require_bucket(conn: sqlite3.Connection, bucket: str) -> None:

@@ -143,6 +143,27 @@ MIGRATIONS: list[str] = [
         state_ns  INTEGER NOT NULL
     ) WITHOUT ROWID
     """,
+    """
+    -- A configuration document carries the stamp of the write that set it (model/versions.py order,
+    -- with an empty version id), and a removal leaves a stamped tombstone (document NULL), so that
+    -- an older write arriving later (a replica, a repair) cannot bring it back. Rows from before
+    -- are stamped 0, which any write beats, except the shared documents a cluster stamped inside
+    -- them as JSON {"stamp_ns", "document"}, which are unwrapped to their stamp.
+    CREATE TABLE bucket_configs_stamped (
+        bucket        TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        document      TEXT,
+        timestamp_ns  INTEGER NOT NULL DEFAULT 0,
+        origin        TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (bucket, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO bucket_configs_stamped (bucket, kind, document) SELECT bucket, kind, document FROM bucket_configs;
+    UPDATE bucket_configs_stamped SET timestamp_ns = json_extract(document, '$.stamp_ns'), document = json_extract(document, '$.document')
+        WHERE bucket = '.wsgi-s3' AND CASE WHEN json_valid(document) AND json_type(document) = 'object'
+            THEN json_type(document, '$.stamp_ns') = 'integer' AND json_type(document, '$.document') = 'text' END;
+    DROP TABLE bucket_configs;
+    ALTER TABLE bucket_configs_stamped RENAME TO bucket_configs
+    """,
 ]
 
 

@@ -27,7 +27,7 @@ def put_bucket_versioning(ctx: S3Context) -> None:
     if mfa_delete == "Enabled":
         raise errors.NotImplemented_("MFA Delete is not implemented.")
     if status is not None:
-        ctx.backend.put_bucket_config(ctx.bucket, "versioning", status)
+        ctx.backend.put_bucket_config(ctx.bucket, "versioning", status, ctx.clock.config_stamp())
     else:
         ctx.backend.get_bucket(ctx.bucket)  # nothing to change, but the bucket must exist
 
@@ -39,8 +39,8 @@ def _put_policy(ctx: S3Context, policy: versioning.VersionPolicy) -> None:
     bucket = ctx.backend.get_bucket(ctx.bucket)
     status = "Enabled" if policy.enabled else "Suspended" if bucket.versioning else None
     if status is not None:
-        ctx.backend.put_bucket_config(ctx.bucket, "versioning", status)
-    ctx.backend.put_bucket_config(ctx.bucket, versioning.POLICY, policy.document())
+        ctx.backend.put_bucket_config(ctx.bucket, "versioning", status, ctx.clock.config_stamp())
+    ctx.backend.put_bucket_config(ctx.bucket, versioning.POLICY, policy.document(), ctx.clock.config_stamp())
 
 
 def get_bucket_versioning(ctx: S3Context) -> None:
