@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -496,3 +497,19 @@ def lease_from(data: object) -> Lease | None:
     if not field(data, "granted", bool):
         return None
     return Lease(field(data, "state", str), field(data, "state_ns", int))
+
+
+SHARE = PREFIX + "/versions/share"  # POST commit a version over the blobs of another version of its key
+
+
+def share_json(source: ObjectVersion, version: ObjectVersion) -> dict[str, Any]:
+    # The source is named by its identity; its blobs are each node's own, found there.
+    return {"source": version_json(replace(source, segments=())), "version": version_json(version)}
+
+
+def share_from(data: object) -> tuple[ObjectVersion, ObjectVersion]:
+    """(source, version) of a share; both of one key, the version naming no blobs of its own."""
+    source, version = version_from(field(data, "source", dict)), version_from(field(data, "version", dict))
+    if (source.bucket, source.key) != (version.bucket, version.key) or version.segments:
+        raise BadRequest("a shared version is of its source's key and names no blobs")
+    return source, version
