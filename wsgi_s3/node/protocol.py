@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -503,13 +502,18 @@ SHARE = PREFIX + "/versions/share"  # POST commit a version over the blobs of an
 
 
 def share_json(source: ObjectVersion, version: ObjectVersion) -> dict[str, Any]:
-    # The source is named by its identity; its blobs are each node's own, found there.
-    return {"source": version_json(replace(source, segments=())), "version": version_json(version)}
+    # The source is named by its identity: its blobs are each node's own, found there.
+    identity = {"version_id": source.version_id, "timestamp_ns": source.timestamp_ns, "origin": source.origin}
+    return {"source": identity, "version": version_json(version)}
 
 
 def share_from(data: object) -> tuple[ObjectVersion, ObjectVersion]:
-    """(source, version) of a share; both of one key, the version naming no blobs of its own."""
-    source, version = version_from(field(data, "source", dict)), version_from(field(data, "version", dict))
-    if (source.bucket, source.key) != (version.bucket, version.key) or version.segments:
-        raise BadRequest("a shared version is of its source's key and names no blobs")
+    """(source, version) of a share: the source as named (of the version's key, with no meta or
+    blobs: the node looks it up), and the version to commit over the source's blobs."""
+    version = version_from(field(data, "version", dict))
+    named = field(data, "source", dict)
+    source = ObjectVersion(
+        version.bucket, version.key, field(named, "version_id", str), field(named, "timestamp_ns", int), 0, ObjectMeta(etag=""),
+        origin=field(named, "origin", str),
+    )
     return source, version
