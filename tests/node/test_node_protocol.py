@@ -108,3 +108,16 @@ def test_configuration_documents_travel_with_their_stamp_and_a_document_needs_on
                 {"document": None, "stamp": {"timestamp_ns": -1, "origin": "gw"}}):
         with pytest.raises(protocol.BadRequest):
             protocol.config_from(bad)
+
+
+def test_a_share_names_its_source_by_its_identity_on_the_versions_key():
+    meta = ObjectMeta(etag="e-2", part_sizes=(5, 3))
+    source = ObjectVersion("b", "k", "v1", 10, 8, meta, (Segment("a" * 32, 5), Segment("b" * 32, 3)), origin="gw")
+    version = ObjectVersion("b", "k", "v2", 20, 8, meta, origin="gw")
+    sent = json.loads(json.dumps(protocol.share_json(source, version)))
+    assert sent["source"] == {"version_id": "v1", "timestamp_ns": 10, "origin": "gw"}  # each node finds its own blobs of it
+    named, shared = protocol.share_from(sent)
+    assert (named.bucket, named.key, named.version_id, named.timestamp_ns, named.origin, shared) == ("b", "k", "v1", 10, "gw", version)
+    for wrong in ({**sent, "source": {"version_id": "v1", "timestamp_ns": "10", "origin": "gw"}}, {"version": sent["version"]}):
+        with pytest.raises(protocol.BadRequest):
+            protocol.share_from(wrong)

@@ -108,6 +108,13 @@ class Backend(Protocol):
         Returns the state its holders left ("" before any) when granted, None when another holds it."""
         ...
 
+    # versions that share bytes
+    def share_version(self, source: ObjectVersion, stamp: VersionStamp, meta: ObjectMeta) -> ObjectVersion:
+        """Commit a new version of `source`'s own key, stamped `stamp`, with `meta` and exactly
+        `source`'s bytes, copying none of them (a restore): the new version holds the same blobs.
+        NotFound if `source` (as found by head_object) is no longer live."""
+        ...
+
 
 # Where shared documents live: no S3 bucket name starts with ".", so no client can create, list or
 # reach it (dispatch answers NoSuchBucket, ListBuckets leaves it out).

@@ -508,6 +508,16 @@ class ClusterBackend:
             return None
         return max(granted.values(), key=lambda lease: lease.state_ns).state
 
+    # versions that share bytes
+
+    def share_version(self, source: ObjectVersion, stamp: VersionStamp, meta: ObjectMeta) -> ObjectVersion:
+        """Each owner commits the new version over its own blobs of `source`, so no bytes move; an
+        owner that lacks `source` (it missed it) misses this write like any other: it is hinted, and
+        repair copies the bytes to it later."""
+        version = stamped_version(source.bucket, source.key, stamp, source.size, meta)
+        owners = self._owners(source.bucket, source.key)
+        return self._held(self._commit(version, owners, lambda url: self.clients[url].share_version(source, version)), owners)
+
 
 class _FailoverStream:
     """A range of a version's bytes read from its holders in turn: when one fails (before or after

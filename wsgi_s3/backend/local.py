@@ -165,3 +165,9 @@ class LocalBackend:
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
         lease = self.store.claim_lease(name, holder, ttl_ns, state)
         return None if lease is None else lease.state
+
+    # versions that share bytes
+
+    def share_version(self, source: ObjectVersion, stamp: VersionStamp, meta: ObjectMeta) -> ObjectVersion:
+        # One store transaction: the source is checked live and its blobs gain a holder together.
+        return self.store.share_version(source, stamped_version(source.bucket, source.key, stamp, source.size, meta))

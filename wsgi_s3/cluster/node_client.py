@@ -332,3 +332,7 @@ class NodeClient:
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
         doc = self._json("POST", protocol.path(protocol.LEASE, name=name), document=protocol.claim_json(holder, ttl_ns, state))
         return protocol.lease_from(doc)
+
+    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> ObjectVersion:
+        """Commit `version` over this node's blobs of `source` (see Store.share_version)."""
+        return protocol.version_from(self._json("POST", protocol.SHARE, document=protocol.share_json(source, version)))

@@ -520,3 +520,24 @@ def lease_from(data: object) -> Lease | None:
     if not field(data, "granted", bool):
         return None
     return Lease(field(data, "state", str), field(data, "state_ns", int))
+
+
+SHARE = PREFIX + "/versions/share"  # POST commit a version over the blobs of another version of its key
+
+
+def share_json(source: ObjectVersion, version: ObjectVersion) -> dict[str, Any]:
+    # The source is named by its identity: its blobs are each node's own, found there.
+    identity = {"version_id": source.version_id, "timestamp_ns": source.timestamp_ns, "origin": source.origin}
+    return {"source": identity, "version": version_json(version)}
+
+
+def share_from(data: object) -> tuple[ObjectVersion, ObjectVersion]:
+    """(source, version) of a share: the source as named (of the version's key, with no meta or
+    blobs: the node looks it up), and the version to commit over the source's blobs."""
+    version = version_from(field(data, "version", dict))
+    named = field(data, "source", dict)
+    source = ObjectVersion(
+        version.bucket, version.key, field(named, "version_id", str), field(named, "timestamp_ns", int), 0, ObjectMeta(etag=""),
+        origin=field(named, "origin", str),
+    )
+    return source, version

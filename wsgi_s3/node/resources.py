@@ -359,3 +359,12 @@ class LeaseClaim(StoreResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         holder, ttl_ns, state = protocol.claim_from(read_json(req))
         answer(resp, protocol.lease_json(self.store.claim_lease(name, holder, ttl_ns, state)))
+
+
+class Share(StoreResource):
+    """Commit a version over this node's blobs of another version of its key (a restore copies no
+    bytes); NotFound if this node lacks that version as the gateway saw it."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        source, version = protocol.share_from(read_json(req))
+        answer(resp, protocol.version_json(self.store.share_version(source, version)))

@@ -6,8 +6,10 @@ other greenlet can interleave with it; waiting for the lock is cooperative (see 
 
 A blob enters the `blobs` table when a commit makes it part of a version or a part, inside that
 commit's transaction, after checking that its file still exists (a commit that arrives after the
-sweeper took its staged file as an orphan fails instead of referencing a missing file). A commit
-that drops a blob marks it freed; the sweeper reclaims it after a grace period.
+sweeper took its staged file as an orphan fails instead of referencing a missing file). A blob may
+have several holders (a restore shares the blobs of the version it restores: `share_version`), so
+the table counts them; the commit that drops the last one marks it freed, and the sweeper reclaims
+it after a grace period.
 """
 
 from __future__ import annotations
@@ -352,7 +354,7 @@ class Metadata:
         for blob_id in blob_ids:
             if not self.blob_exists(blob_id):
                 raise errors.Unavailable(f"staged blob {blob_id} was removed before its commit")
-        conn.executemany("INSERT INTO blobs (blob_id) VALUES (?)", [(blob_id,) for blob_id in blob_ids])
+        conn.executemany("INSERT INTO blobs (blob_id, refs) VALUES (?, 1)", [(blob_id,) for blob_id in blob_ids])
 
     def freed_blobs(self, freed_before_ns: int, limit: int) -> list[str]:
         rows = self.query("SELECT blob_id FROM blobs WHERE freed_ns IS NOT NULL AND freed_ns <= ? LIMIT ?", (freed_before_ns, limit))
@@ -533,6 +535,34 @@ class Metadata:
             )
             return lease
 
+    # versions that share blobs
+
+    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> ObjectVersion:
+        """Commit `version`, a new version of `source`'s key made of exactly `source`'s blobs (each
+        gets one more holder): a restore that copies no bytes. `source` is looked up by its id and
+        must be here live, as the caller saw it (same stamp and writer), else NotFound. Returns the
+        version as stored, like `insert_version` (not latest if a newer one of its id is kept)."""
+        with self.write() as conn:
+            found = _version_row(conn, source.bucket, source.key, source.version_id)
+            if found is None or found.tombstone or found.delete_marker or (found.timestamp_ns, found.origin) != (source.timestamp_ns, source.origin):
+                _require_bucket(conn, source.bucket)
+                raise errors.NotFound("version", source.key)
+            blob_ids = [segment.blob_id for segment in found.segments]
+            # Held before the write can drop the source (the null version restored over itself).
+            _hold(conn, blob_ids)
+            shared = replace(version, bucket=found.bucket, key=found.key, size=found.size, segments=found.segments)
+            stored, applied = _insert_version(conn, shared, False, None)
+            if not applied:
+                _free(conn, blob_ids)
+            return stored
+
+
+def _hold(conn: sqlite3.Connection, blob_ids: list[str]) -> None:
+    """One more holder of each of these blobs, which a live version holds already."""
+    for blob_id in blob_ids:
+        if conn.execute("UPDATE blobs SET refs = refs + 1 WHERE blob_id = ? AND refs > 0", (blob_id,)).rowcount != 1:
+            raise errors.Unavailable(f"blob {blob_id} of a live version is not recorded as held")
+
 
 def _version_entry(row: tuple) -> VersionEntry:
     key, ts, etag, size, algorithms, checksum_type, marker, version_id, origin, tombstone, is_latest = row
@@ -560,9 +590,13 @@ def _drop_upload(conn: sqlite3.Connection, upload_id: str, keep: Iterable[str]) 
 
 
 def _free(conn: sqlite3.Connection, blob_ids: list[str]) -> None:
-    """Mark blobs freed by this commit; the sweeper removes their files after the reclaim grace."""
+    """Drop one holder of each blob (once per occurrence); a blob whose last holder went is marked
+    freed by this commit, and the sweeper removes its file after the reclaim grace."""
     now = time.time_ns()
-    conn.executemany("UPDATE blobs SET freed_ns = ? WHERE blob_id = ?", [(now, blob_id) for blob_id in blob_ids])
+    conn.executemany(
+        "UPDATE blobs SET refs = refs - 1, freed_ns = CASE WHEN refs = 1 THEN ? ELSE freed_ns END WHERE blob_id = ? AND refs > 0",
+        [(now, blob_id) for blob_id in blob_ids],
+    )
 
 
 def _insert_version(

@@ -164,6 +164,20 @@ MIGRATIONS: list[str] = [
     DROP TABLE bucket_configs;
     ALTER TABLE bucket_configs_stamped RENAME TO bucket_configs
     """,
+    """
+    -- A blob may be held by several versions (a restore shares the bytes of the version it
+    -- restores): `refs` counts its holders (versions' segments and parts), and the commit that
+    -- drops the last one frees it. Existing blobs are counted from what holds them now, and a live
+    -- blob that nothing holds (a leak) is freed, so that the sweeper reclaims it.
+    ALTER TABLE blobs ADD COLUMN refs INTEGER NOT NULL DEFAULT 0;
+    UPDATE blobs SET refs = held.holders FROM (
+        SELECT blob_id, count(*) AS holders FROM (
+            SELECT json_extract(segment.value, '$[0]') AS blob_id FROM versions, json_each(versions.segments) AS segment
+            UNION ALL SELECT blob_id FROM parts)
+        GROUP BY blob_id) AS held
+    WHERE held.blob_id = blobs.blob_id AND blobs.freed_ns IS NULL;
+    UPDATE blobs SET freed_ns = CAST(strftime('%s', 'now') AS INTEGER) * 1000000000 WHERE refs = 0 AND freed_ns IS NULL
+    """,
 ]
 
 

@@ -205,3 +205,8 @@ class Store:
         """Take, renew (storing `state` when given) or with ttl 0 give back a lease of background
         work, judged by this node's clock: see Metadata.claim_lease."""
         return self.meta.claim_lease(name, holder, now_ns(), ttl_ns, state)
+
+    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> ObjectVersion:
+        """Commit `version` over the blobs of `source` (same bucket and key), copying no bytes: see
+        Metadata.share_version. Nothing was staged, so a failure leaves nothing to remove."""
+        return self.meta.share_version(source, version)
