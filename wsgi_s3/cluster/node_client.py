@@ -326,3 +326,9 @@ class NodeClient:
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
         doc = self._json("POST", protocol.path(protocol.LEASE, name=name), document=protocol.claim_json(holder, ttl_ns, state))
         return protocol.lease_from(doc)
+
+    # what repair needs of object tags
+
+    def tag_updates(self, bucket: str, key: str, limit: int) -> list[ObjectTags]:
+        doc = self._json("GET", protocol.path(protocol.TAG_UPDATES, bucket=bucket, key=key), {"limit": str(limit)})
+        return protocol.records(doc, protocol.tags_from)

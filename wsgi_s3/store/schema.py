@@ -143,6 +143,17 @@ MIGRATIONS: list[str] = [
         state_ns  INTEGER NOT NULL
     ) WITHOUT ROWID
     """,
+    """
+    -- (migration 11) A live version's digest also covers the stamp of the last update of its tags
+    -- (store/metadata.py _fold_tags), so that anti-entropy sees owners that differ only in tags.
+    UPDATE versions SET digest = record_digest(bucket, key, version_id, timestamp_ns, origin, tombstone, delete_marker,
+        (SELECT t.timestamp_ns FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+            AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns AND versions.tombstone = 0),
+        (SELECT t.origin FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+            AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns AND versions.tombstone = 0))
+    WHERE tombstone = 0 AND EXISTS (SELECT 1 FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+        AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns)
+    """,
 ]
 
 

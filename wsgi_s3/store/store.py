@@ -205,3 +205,8 @@ class Store:
         """Take, renew (storing `state` when given) or with ttl 0 give back a lease of background
         work, judged by this node's clock: see Metadata.claim_lease."""
         return self.meta.claim_lease(name, holder, now_ns(), ttl_ns, state)
+
+    def tag_updates(self, bucket: str, key: str, limit: int) -> list[ObjectTags]:
+        """The tag updates this store keeps of the key's versions, newest versions first (repair
+        compares them between owners: see Metadata.tag_updates)."""
+        return self.meta.tag_updates(bucket, key, limit)
