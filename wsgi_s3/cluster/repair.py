@@ -98,8 +98,8 @@ class Healer:
         """Copy the newest records of the key, found on its owners and `stand_ins`, to the owners
         that lack them: (copies made, whether every owner now holds them all)."""
         owners = self.owners(bucket, key)
-        held = fanout(owners + stand_ins, lambda url: self._key_records(url, bucket, key)).results
-        histories = {url: history for url, (history, _) in held.items()}
+        found = fanout(owners + stand_ins, lambda url: self._key_records(url, bucket, key)).results
+        histories = {url: history for url, (history, _) in found.items()}
         if not any(url in histories for url in owners):
             return 0, False
         merged = newest_per_version(histories.values())
@@ -125,7 +125,7 @@ class Healer:
                 except errors.StorageError as exc:
                     complete = False
                     log.warning("repair of %s/%s version %s to %s failed: %s", bucket, key, version_id, target, exc)
-        tagged, tags_complete = self._reconcile_tags(bucket, key, merged, {url: updates for url, (_, updates) in held.items() if url in owners})
+        tagged, tags_complete = self._reconcile_tags(bucket, key, merged, {url: updates for url, (_, updates) in found.items()}, owners)
         return copies + tagged, complete and tags_complete
 
     def copy(self, record: ObjectVersion, source: str, target: str) -> None:
@@ -321,11 +321,12 @@ class Healer:
         return node.key_history(bucket, key, HISTORY_LIMIT), node.tag_updates(bucket, key, HISTORY_LIMIT)
 
     def _reconcile_tags(
-        self, bucket: str, key: str, merged: Mapping[str, ObjectVersion], updates: Mapping[str, list[ObjectTags]]
+        self, bucket: str, key: str, merged: Mapping[str, ObjectVersion], updates: Mapping[str, list[ObjectTags]], owners: list[str]
     ) -> tuple[int, bool]:
-        """Put each live version's newest tag update (ObjectTags.order) on the owners in `updates`
-        that hold an older one or none (a node keeps the newest it is given, and keeps it for a
-        version it has not received yet): (updates put, whether all of them were taken)."""
+        """Put each live version's newest tag update (ObjectTags.order) among `updates` (by node,
+        stand-ins included) on the owners that answered and hold an older one or none (a node keeps
+        the newest it is given, even for a version it has not received yet): (updates put, whether
+        all of them were taken)."""
         newest: dict[str, ObjectTags] = {}
         for found in updates.values():
             for update in found:
@@ -335,8 +336,10 @@ class Healer:
                 if update.version_id not in newest or update.order() > newest[update.version_id].order():
                     newest[update.version_id] = update
         copies, complete = 0, True
-        for target, found in updates.items():
-            held = {update.version_id: update.order() for update in found}
+        for target in owners:
+            if target not in updates:
+                continue
+            held = {update.version_id: update.order() for update in updates[target]}
             for version_id, best in newest.items():
                 if version_id in held and held[version_id] >= best.order():
                     continue
