@@ -6,6 +6,9 @@ each owner, keep the newest record of each version id (`model.versions.newer`, t
 commit applies), and copy to each owner what it lacks or holds older. Copies go through the node
 API like any write (a version's bytes stream from a holder into a staged blob on the target, then
 commit), so the target's own commit rules decide, and a copy racing a newer write loses to it.
+An update of a version's tags makes no new version: each version's newest tag update (its own
+stamp, `ObjectTags.order`) is put on the owners holding an older one, and travels with hints and
+anti-entropy like a write (a version's digest and Holding include the stamp of its last tag update).
 
 What calls it:
 - read repair: a read whose owners disagreed (backend/cluster.py) repairs that key in the background;
