@@ -706,10 +706,12 @@ def _upload(row: tuple) -> Upload:
 
 def _fold_tags(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> None:
     """Make the version's digest cover the stamp of the last update of its tags (see _TAGS_STAMP),
-    whichever of the version and the update arrived first."""
+    whichever of the version and the update arrived first. A version whose id has no tag update
+    (most commits) keeps the digest its row was inserted with, and is not written again."""
     conn.execute(
         f"""UPDATE versions SET digest = record_digest(bucket, key, version_id, timestamp_ns, origin, tombstone, delete_marker,
                 {_TAGS_STAMP.format(column="timestamp_ns")}, {_TAGS_STAMP.format(column="origin")})
-            WHERE bucket = ? AND key = ? AND version_id = ?""",
-        (bucket, key, version_id),
+            WHERE bucket = ? AND key = ? AND version_id = ?
+              AND EXISTS (SELECT 1 FROM object_tags WHERE bucket = ? AND key = ? AND version_id = ?)""",
+        (bucket, key, version_id) * 2,
     )
