@@ -179,19 +179,20 @@ class ClusterBackend:
         holders = tuple(url for url in owners if url in found and order_key(found[url]) == order_key(best))
         return ClusterVersion(**{f.name: getattr(best, f.name) for f in fields(ObjectVersion)}, holders=holders)
 
-    def _commit(self, record: ObjectVersion, owners: list[str], commit: Callable[[str], T]) -> dict[str, T]:
-        """Run a write (of `record`) on the owners; its answers by owner once W acknowledged it.
-        Owners that had not acknowledged it by then are hinted (cluster/repair.py: add_hints)."""
+    def _commit(self, record: ObjectVersion, owners: list[str], commit: Callable[[str], T], tags: ObjectTags | None = None) -> dict[str, T]:
+        """Run a write (of `record`, or of an update of its `tags`) on the owners; its answers by
+        owner once W acknowledged it. Owners that had not acknowledged it by then are hinted
+        (cluster/repair.py: add_hints)."""
         outcome = fanout(owners, commit, need=self.write_quorum, settle=SETTLE)
         self._acked(outcome, self.write_quorum)
         missed = [url for url in owners if url not in outcome.results]
         if missed:
-            gevent.spawn(self._hint, list(outcome.results), missed, record)
+            gevent.spawn(self._hint, list(outcome.results), missed, record, tags)
         return outcome.results
 
-    def _hint(self, holders: list[str], missed: list[str], record: ObjectVersion) -> None:
+    def _hint(self, holders: list[str], missed: list[str], record: ObjectVersion, tags: ObjectTags | None) -> None:
         try:
-            self.healer.add_hints(holders, missed, record)
+            self.healer.add_hints(holders, missed, record, tags)
         except errors.StorageError as exc:
             log.warning("hints for %s/%s failed: %s", record.bucket, record.key, exc)
 
@@ -385,8 +386,7 @@ class ClusterBackend:
     def put_object_tags(self, version: ObjectVersion, tags: dict[str, str], stamp: VersionStamp) -> None:
         update = ObjectTags(version.version_id, version.timestamp_ns, tags, stamp.timestamp_ns, stamp.origin)
         owners = self._owners(version.bucket, version.key)
-        outcome = self._on(owners, lambda node: node.put_object_tags(version.bucket, version.key, update), need=self.write_quorum, settle=SETTLE)
-        self._acked(outcome, self.write_quorum)
+        self._commit(version, owners, lambda url: self.clients[url].put_object_tags(version.bucket, version.key, update), tags=update)
 
     def get_object_tags(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
         # Read like head_object: at least R owners answer, found or not, and one that lacks the version does not hide it.
@@ -396,6 +396,8 @@ class ClusterBackend:
             raise errors.Unavailable(f"{answers} of the {self.read_quorum} owners a read needs answered")
         if not outcome.results:
             raise outcome.failure()
+        if len({found.order() for found in outcome.results.values()}) > 1:
+            self._repair(bucket, key)  # an owner missed an update of the tags (or a write): heal it in the background
         return max(outcome.results.values(), key=ObjectTags.order).tags
 
     # shared documents: on every node, as bucket configuration of SHARED_BUCKET, stamped and read

@@ -336,3 +336,9 @@ class NodeClient:
     def share_version(self, source: ObjectVersion, version: ObjectVersion) -> ObjectVersion:
         """Commit `version` over this node's blobs of `source` (see Store.share_version)."""
         return protocol.version_from(self._json("POST", protocol.SHARE, document=protocol.share_json(source, version)))
+
+    # what repair needs of object tags
+
+    def tag_updates(self, bucket: str, key: str, limit: int) -> list[ObjectTags]:
+        doc = self._json("GET", protocol.path(protocol.TAG_UPDATES, bucket=bucket, key=key), {"limit": str(limit)})
+        return protocol.records(doc, protocol.tags_from)

@@ -87,6 +87,8 @@ class Holding:
     origin: str
     tombstone: bool
     delete_marker: bool
+    tags_ns: int = 0  # the stamp of the last update of its tags (0: none since it was written)
+    tags_origin: str = ""
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ LEASE = PREFIX + "/leases/{name}"  # POST claim a lease of background work
 
 VERSION_ENTRIES = PREFIX + "/buckets/{bucket}/versions"  # GET every version in history order, tombstones too
 VERSION_RECORDS = PREFIX + "/buckets/{bucket}/versions/records"  # POST the records of some versions of one key
+TAG_UPDATES = PREFIX + "/tag-updates/{bucket}/{key}"  # GET the tag updates kept of a key's versions (for repair)
 
 INT64_MAX = 2**63 - 1
 POSITION_MAX = 2**64 - 1  # ring positions (model/placement.py)
@@ -382,6 +383,8 @@ def holding_json(holding: Holding) -> dict[str, Any]:
         "origin": holding.origin,
         "tombstone": holding.tombstone,
         "delete_marker": holding.delete_marker,
+        "tags_ns": holding.tags_ns,
+        "tags_origin": holding.tags_origin,
     }
 
 
@@ -395,6 +398,8 @@ def holding_from(data: object) -> Holding:
         origin=field(data, "origin", str),
         tombstone=field(data, "tombstone", bool),
         delete_marker=field(data, "delete_marker", bool),
+        tags_ns=field(data, "tags_ns", int),
+        tags_origin=field(data, "tags_origin", str),
     )
 
 

@@ -368,3 +368,11 @@ class Share(StoreResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         source, version = protocol.share_from(read_json(req))
         answer(resp, protocol.version_json(self.store.share_version(source, version)))
+
+
+class TagUpdates(StoreResource):
+    """The tag updates this node keeps of a key's versions, newest versions first (repair merges them)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        limit = protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT)
+        answer(resp, [protocol.tags_json(update) for update in self.store.tag_updates(bucket, key, limit)])

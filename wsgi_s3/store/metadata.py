@@ -31,6 +31,11 @@ from wsgi_s3.store.busy import when_unlocked
 _VERSION_COLUMNS = "bucket, key, version_id, timestamp_ns, is_latest, delete_marker, size, meta, segments, origin, tombstone"
 _INSERT_COLUMNS = _VERSION_COLUMNS + ", position, digest"
 _HOLDING_COLUMNS = "position, bucket, key, version_id, timestamp_ns, origin, tombstone, delete_marker"
+# The stamp (timestamp_ns or origin) of the last tag update of a live `versions` row, NULL without
+# one: folded into the row's digest (_fold_tags) and shown in its Holding, so that repair sees owners
+# that differ only in a version's tags. The same expression is in schema.py's migration 11.
+_TAGS_STAMP = """(SELECT t.{column} FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+    AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns AND versions.tombstone = 0)"""
 _SIGN = 1 << 63  # SQLite integers are signed: positions are stored shifted down by 2**63
 # A listing shows the ETag and checksum algorithms of a version, not its content headers or user metadata.
 _ENTRY_COLUMNS = """key, timestamp_ns, json_extract(meta, '$.etag'), size,
@@ -73,6 +78,7 @@ class Metadata:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.create_function("ring_position", 2, _position, deterministic=True)
             conn.create_function("record_digest", 7, _digest, deterministic=True)
+            conn.create_function("record_digest", 9, _digest, deterministic=True)
             migrate(conn, lambda: self._begin(conn))
             self._conn, self._pid = conn, os.getpid()
         return self._conn
@@ -308,13 +314,13 @@ class Metadata:
         # The smallest real cursor is (first - 2**63, "", "", ""): every key is longer than "".
         cursor = (after[0] - _SIGN, *after[1:]) if after else (first - _SIGN, "", "", "")
         rows = self.query(
-            f"""SELECT {_HOLDING_COLUMNS} FROM versions
+            f"""SELECT {_HOLDING_COLUMNS}, {_TAGS_STAMP.format(column="timestamp_ns")}, {_TAGS_STAMP.format(column="origin")} FROM versions
                 WHERE position BETWEEN ? AND ? AND (tombstone = 0 OR timestamp_ns >= ?)
                   AND (position, bucket, key, version_id) > (?, ?, ?, ?)
                 ORDER BY position, bucket, key, version_id LIMIT ?""",
             (first - _SIGN, last - _SIGN, since_ns, *cursor, limit),
         )
-        return [Holding(row[0] + _SIGN, *row[1:6], bool(row[6]), bool(row[7])) for row in rows]
+        return [Holding(row[0] + _SIGN, *row[1:6], bool(row[6]), bool(row[7]), row[8] or 0, row[9] or "") for row in rows]
 
     # hints: keys whose records an owner missed
 
@@ -454,6 +460,7 @@ class Metadata:
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 (bucket, key, update.version_id, update.version_ns, json.dumps(update.tags), update.timestamp_ns, update.origin),
             )
+            _fold_tags(conn, bucket, key, update.version_id)
 
     def current_tags(self, version: ObjectVersion) -> ObjectTags:
         """The tags of `version`: the last update of them, or those it was written with."""
@@ -557,6 +564,18 @@ class Metadata:
             return stored
 
 
+    # what repair needs of object tags (cluster/repair.py)
+
+    def tag_updates(self, bucket: str, key: str, limit: int) -> list[ObjectTags]:
+        """The tag updates kept of the key's versions (deleted ones have none), newest versions first."""
+        rows = self.query(
+            """SELECT version_id, version_ns, tags, timestamp_ns, origin FROM object_tags WHERE bucket = ? AND key = ?
+               ORDER BY version_ns DESC, version_id DESC LIMIT ?""",
+            (bucket, key, limit),
+        )
+        return [ObjectTags(version_id, version_ns, json.loads(tags), timestamp_ns, origin) for version_id, version_ns, tags, timestamp_ns, origin in rows]
+
+
 def _hold(conn: sqlite3.Connection, blob_ids: list[str]) -> None:
     """One more holder of each of these blobs, which a live version holds already."""
     for blob_id in blob_ids:
@@ -626,6 +645,7 @@ def _insert_version(
             "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (version.bucket, version.key, version.version_id)
         )
     conn.execute(f"INSERT INTO versions ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _to_row(version))
+    _fold_tags(conn, version.bucket, version.key, version.version_id)  # an update of its tags may have come first
     return replace(version, is_latest=_relink_latest(conn, version.bucket, version.key) == version.version_id), True
 
 
@@ -704,10 +724,16 @@ def _position(bucket: str, key: str) -> int:
     return object_position(bucket, key) - _SIGN
 
 
-def _digest(bucket: str, key: str, version_id: str, timestamp_ns: int, origin: str, tombstone: int, delete_marker: int) -> int:
+def _digest(
+    bucket: str, key: str, version_id: str, timestamp_ns: int, origin: str, tombstone: int, delete_marker: int,
+    tags_ns: int | None = None, tags_origin: str | None = None,
+) -> int:
     """32 bits of a record's identity: a stretch's digest is their sum, which two owners holding the
-    same records agree on whatever order they came in (and which cannot overflow 64 bits)."""
+    same records agree on whatever order they came in (and which cannot overflow 64 bits). The stamp
+    of the last update of its tags, if any, is part of it (a record without one keeps its digest)."""
     identity = "\0".join((bucket, key, version_id, str(timestamp_ns), origin, str(int(tombstone)), str(int(delete_marker))))
+    if tags_ns:
+        identity += f"\0tags\0{tags_ns}\0{tags_origin or ''}"
     return stable_hash(identity.encode("utf-8")) & 0xFFFFFFFF
 
 
@@ -731,3 +757,16 @@ def _from_row(row: tuple) -> ObjectVersion:
 def _upload(row: tuple) -> Upload:
     upload_id, bucket, key, initiated_ns, meta, algorithm = row
     return Upload(upload_id, bucket, key, initiated_ns, _meta_from_json(meta), algorithm)
+
+
+def _fold_tags(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> None:
+    """Make the version's digest cover the stamp of the last update of its tags (see _TAGS_STAMP),
+    whichever of the version and the update arrived first. A version whose id has no tag update
+    (most commits) keeps the digest its row was inserted with, and is not written again."""
+    conn.execute(
+        f"""UPDATE versions SET digest = record_digest(bucket, key, version_id, timestamp_ns, origin, tombstone, delete_marker,
+                {_TAGS_STAMP.format(column="timestamp_ns")}, {_TAGS_STAMP.format(column="origin")})
+            WHERE bucket = ? AND key = ? AND version_id = ?
+              AND EXISTS (SELECT 1 FROM object_tags WHERE bucket = ? AND key = ? AND version_id = ?)""",
+        (bucket, key, version_id) * 2,
+    )

@@ -178,6 +178,17 @@ MIGRATIONS: list[str] = [
     WHERE held.blob_id = blobs.blob_id AND blobs.freed_ns IS NULL;
     UPDATE blobs SET freed_ns = CAST(strftime('%s', 'now') AS INTEGER) * 1000000000 WHERE refs = 0 AND freed_ns IS NULL
     """,
+    """
+    -- A live version's digest also covers the stamp of the last update of its tags
+    -- (store/metadata.py _fold_tags), so that anti-entropy sees owners that differ only in tags.
+    UPDATE versions SET digest = record_digest(bucket, key, version_id, timestamp_ns, origin, tombstone, delete_marker,
+        (SELECT t.timestamp_ns FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+            AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns AND versions.tombstone = 0),
+        (SELECT t.origin FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+            AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns AND versions.tombstone = 0))
+    WHERE tombstone = 0 AND EXISTS (SELECT 1 FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+        AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns)
+    """,
 ]
 
 

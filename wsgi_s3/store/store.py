@@ -210,3 +210,8 @@ class Store:
         """Commit `version` over the blobs of `source` (same bucket and key), copying no bytes: see
         Metadata.share_version. Nothing was staged, so a failure leaves nothing to remove."""
         return self.meta.share_version(source, version)
+
+    def tag_updates(self, bucket: str, key: str, limit: int) -> list[ObjectTags]:
+        """The tag updates this store keeps of the key's versions, newest versions first (repair
+        compares them between owners: see Metadata.tag_updates)."""
+        return self.meta.tag_updates(bucket, key, limit)
