@@ -48,6 +48,9 @@ def test_with_two_nodes_down_a_write_is_refused_and_nothing_becomes_visible(clus
         put(cluster, bucket, "new", b"refused")
     with pytest.raises(errors.Unavailable):
         put(cluster, bucket, "old", b"refused overwrite")
+    # Reads need R=1 owner: the bucket and what the live node holds are still read.
+    assert cluster.get_bucket(bucket).name == bucket
+    assert read(cluster, cluster.head_object(bucket, "old")) == b"before"
     servers[1].start()
     servers[2].start()
     with pytest.raises(errors.NotFound):

@@ -112,11 +112,13 @@ class ClusterBackend:
     def _read_records(self, call: Callable[[NodeClient], T]) -> list[T]:
         """The answers of a read of a bucket record (or its configuration) from enough nodes that at
         least one of them acknowledged the last write (W of all nodes); a node that lacks the
-        bucket counts as an answer. NotFound if every answer is one."""
+        bucket counts as an answer. NotFound if every answer is one. With nodes down, R answers
+        do, as for an object read: reads stay up as long as object reads can (the answer may then
+        miss a change that only the down nodes took, until repair brings it)."""
         need = len(self.nodes) - self.write_quorum + 1
         outcome = self._on(self.nodes, call, need=need)
         absent = [error for error in outcome.errors.values() if isinstance(error, errors.NotFound)]
-        if len(outcome.results) + len(absent) < need:
+        if len(outcome.results) + len(absent) < min(need, self.read_quorum):
             raise errors.Unavailable(f"{len(outcome.results) + len(absent)} of the {need} nodes a bucket read needs answered")
         if not outcome.results:
             raise absent[0]
