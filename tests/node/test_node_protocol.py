@@ -8,7 +8,7 @@ import json
 import pytest
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectTags, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload
 from wsgi_s3.node import protocol
 
 BLOB = "0123456789abcdef0123456789abcdef"
@@ -41,7 +41,7 @@ def test_other_answers_are_refusals_or_unavailability():
 
 def test_records_survive_the_trip():
     meta = ObjectMeta("e-2", {"content-type": "a/b"}, {"k": "v"}, {"CRC32": "AAAA"}, "COMPOSITE", (5, 1), ("x", "y"))
-    version = ObjectVersion("b", "k/é", "v1", 7, 6, meta, (Segment(BLOB, 5), Segment(BLOB, 1)), False, False, "gw")
+    version = StoredVersion("b", "k/é", "v1", 7, 6, meta, False, False, "gw", segments=(Segment(BLOB, 5), Segment(BLOB, 1)))
     assert protocol.version_from(json.loads(json.dumps(protocol.version_json(version)))) == version
     entry = ListEntry("k", 7, "e", 6, ("CRC32",), "FULL_OBJECT", True)
     assert protocol.entry_from(protocol.entry_json(entry)) == entry
@@ -49,8 +49,12 @@ def test_records_survive_the_trip():
     assert protocol.bucket_from(protocol.bucket_json(bucket)) == bucket
     upload = Upload("u", "b", "k", 3, meta, "CRC32")
     assert protocol.upload_from(protocol.upload_json(upload)) == upload
-    part = Part(2, "e", 5, 9, BLOB, {"CRC32": "AAAA"})
-    assert protocol.part_from(protocol.part_json(part)) == part
+    part = StoredPart(2, "e", 5, 9, {"CRC32": "AAAA"}, blob_id=BLOB)
+    assert protocol.stored_part_from(protocol.stored_part_json(part)) == part
+    # A completion names a part without its blob (each node finds its own), and one that still
+    # sends the blob id (a gateway of the release before) is understood.
+    assert protocol.part_json(part) == protocol.part_json(Part.of(part)) and "blob_id" not in protocol.part_json(part)
+    assert protocol.part_from(protocol.stored_part_json(part)) == protocol.part_from(protocol.part_json(part)) == Part.of(part)
     staged = StagedBlob(BLOB, 5, 123)
     assert protocol.staged_from(protocol.staged_json(staged)) == staged
 
