@@ -115,6 +115,10 @@ class Settings:
         300, "maintenance", "Seconds (or a duration: 5m) between anti-entropy repair passes.", ("gateway",), seconds=True, minimum=1
     )
     repair_batch: int = _setting(100, "maintenance", "Objects compared per repair batch.", ("gateway",), minimum=1)
+    repair_lease: int = _setting(
+        60, "maintenance", "Seconds the repair lease lasts unrenewed (its holder renews it every few seconds): how long "
+        "the other gateways wait before one of them takes over the repair of a gateway that died.", ("gateway",), seconds=True, minimum=1,
+    )
     mp_sweep_interval: int = _setting(
         600, "maintenance", "Seconds (or a duration: 10m) between sweeps for abandoned multipart uploads.", _S3, seconds=True, minimum=1
     )

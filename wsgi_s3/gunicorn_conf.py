@@ -72,7 +72,7 @@ def _fork_repairer(server, settings) -> None:
         return cluster_backend(settings)
 
     origin = f"{socket.gethostname()}:{settings.listen}"
-    repairer = Repairer(make_backend, settings.repair_interval, settings.repair_batch, origin)
+    repairer = Repairer(make_backend, settings.repair_interval, settings.repair_batch, origin, settings.repair_lease)
     server.repairer_pid, server.repairer_stop = fork_loop(repairer.tick, repairer.run_once, "repair")
 
 

@@ -5,6 +5,7 @@ back. What each node holds afterwards is checked through the nodes' own API."""
 from __future__ import annotations
 
 import glob
+import json
 import hashlib
 import os
 import re
@@ -232,4 +233,44 @@ def test_writes_through_gateways_with_skewed_clocks_end_the_same_on_every_node(t
         assert len(raced) == 1
     finally:
         behind.stop()
+        cluster.stop()
+
+
+def test_one_gateway_repairs_at_a_time_and_another_takes_over_when_it_dies(tmp_path: Path):
+    """Two gateways, each with its repairer: only the holder of the cluster's repair lease runs
+    passes (every pass is recorded on the nodes with the gateway's name); once it dies, the other
+    takes the lease over when it expires and the passes go on under its name."""
+    cluster = make_cluster(tmp_path, gateway_flags=("--repair-interval", "1", "--repair-lease", "3"))
+    cluster.start()
+    second = Server(tmp_path / "second", free_port(), cluster.gateway.extra_args, command="gateway", env=cluster.gateway.env)
+    second.start()
+    clients = [NodeClient(node.endpoint, CLUSTER_TOKEN, connect_timeout=2, read_timeout=30) for node in cluster.nodes]
+    try:
+        def passes() -> list[tuple[int, str]]:
+            """(finished_ns, gateway) of the last pass each node recorded."""
+            found = []
+            for client in clients:
+                recorded = client.status().get("repair")
+                if isinstance(recorded, str):
+                    document = json.loads(recorded)
+                    found.append((document["finished_ns"], document["gateway"]))
+            return found
+
+        seen: dict[int, str] = {}  # finished_ns -> the gateway that ran that pass
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:  # about eight passes' worth: all of them by one gateway
+            seen.update(passes())
+            time.sleep(0.5)
+        assert len(seen) >= 3 and len(set(seen.values())) == 1, seen
+        holder = next(iter(seen.values()))
+        assert holder.endswith(f":127.0.0.1:{cluster.gateway.port}") or holder.endswith(f":127.0.0.1:{second.port}"), holder
+        dying, survivor = (cluster.gateway, second) if holder.endswith(f":{cluster.gateway.port}") else (second, cluster.gateway)
+        dying.kill()
+        eventually(
+            lambda: any(gateway.endswith(f":{survivor.port}") for _, gateway in passes()), 30, lambda: f"no pass by the survivor: {passes()}"
+        )
+    finally:
+        for client in clients:
+            client.close()
+        second.stop()
         cluster.stop()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from wsgi_s3.cluster.fanout import fanout
@@ -252,13 +252,15 @@ class Healer:
 
     # anti-entropy
 
-    def repair_pass(self, batch: int) -> PassReport:
-        """Compare every stretch of the ring between its owners and repair what differs."""
+    def repair_pass(self, batch: int, between: Callable[[], None] = lambda: None) -> PassReport:
+        """Compare every stretch of the ring between its owners and repair what differs; `between`
+        is called after each stretch (the repairer renews its lease there, and may raise to stop)."""
         report = PassReport()
         self.repair_buckets()
         since = self._since()
         for first, last, owners in self.ring.arcs(self.replicas):
             self._compare(first, last, [node.url for node in owners], since, batch, report)
+            between()
         report.finished_ns = now_ns()
         return report
 
