@@ -15,7 +15,7 @@ import urllib3
 from tests.cluster.conftest import put
 from tests.conftest import Server
 from tests.node.conftest import TOKEN
-from tests.contract.conftest import OWNER, REGION, cluster_of, read, start_nodes, stamp
+from tests.contract.conftest import OWNER, REGION, cluster_of, config_stamp, read, start_nodes, stamp
 from wsgi_s3.backend.cluster import ClusterBackend
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.model import errors
@@ -111,7 +111,7 @@ def test_deleting_one_version_an_owner_missed_leaves_the_previous_one_latest(
 
 
 def test_an_owner_restarted_empty_is_made_whole_by_a_repair_pass(cluster: ClusterBackend, servers: list[Server], bucket: str):
-    cluster.put_bucket_config(bucket, "versioning", "Enabled")
+    cluster.put_bucket_config(bucket, "versioning", "Enabled", config_stamp())
     contents = {f"key-{index:02d}": hashlib.sha256(str(index).encode()).digest() * (index + 1) for index in range(30)}
     for key, data in contents.items():
         put(cluster, bucket, key, data, new_version_id(stamp().timestamp_ns))
@@ -125,7 +125,7 @@ def test_an_owner_restarted_empty_is_made_whole_by_a_repair_pass(cluster: Cluste
 
     report = cluster.healer.repair_pass(batch=8)
     assert report.copies >= len(contents) and report.differing >= 1
-    assert empty.get_bucket_config(bucket, "versioning") == "Enabled"
+    assert empty.get_bucket_config(bucket, "versioning").document == "Enabled"
     for key, data in contents.items():
         assert held_bytes(empty, bucket, key) == data
     assert [record.tombstone for record in empty.key_history(bucket, "deleted", 10)] == [True]

@@ -124,6 +124,11 @@ def stamp(version_id: str = NULL_VERSION) -> VersionStamp:
     return VersionStamp(version_id, _CLOCK.stamp(), _CLOCK.origin)
 
 
+def config_stamp() -> VersionStamp:
+    """A configuration write's stamp, later than every one before it."""
+    return _CLOCK.config_stamp()
+
+
 class MemoryBody:
     """A BodySource over bytes: its ETag is their MD5, as the gateway's; `fail` is raised by
     finish(), as a digest that does not match would be. finish() before the last read() is a

@@ -4,9 +4,11 @@ rebuilt as the class the node's Store raised."""
 from __future__ import annotations
 
 import io
+import os
 import time
 import uuid
 import zlib
+from dataclasses import replace
 
 import pytest
 
@@ -14,7 +16,7 @@ from tests.node.conftest import TOKEN
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload
-from wsgi_s3.model.versions import NULL_VERSION, new_version_id
+from wsgi_s3.model.versions import NULL_VERSION, StampedDocument, VersionStamp, new_version_id
 from wsgi_s3.node import protocol
 
 
@@ -57,15 +59,22 @@ def test_bucket_records(client: NodeClient):
 
 
 def test_bucket_configs(client: NodeClient, bucket: str):
-    """A configuration document per kind travels as is; null removes it; a missing bucket is NotFound."""
+    """A configuration document per kind travels with its stamp; the newest stamp wins whatever the
+    arrival order; a removal is a stamped tombstone; a missing bucket is NotFound."""
+    first, removal, last = (VersionStamp("", stamp, "gw-1") for stamp in (1000, 2000, 3000))
     assert client.get_bucket_config(bucket, "versioning") is None
-    client.put_bucket_config(bucket, "versioning", "Enabled")
-    assert client.get_bucket_config(bucket, "versioning") == "Enabled"
+    client.put_bucket_config(bucket, "versioning", "Enabled", first)
+    assert client.get_bucket_config(bucket, "versioning") == StampedDocument("Enabled", first)
     assert client.get_bucket(bucket).versioning == "Enabled"
-    client.put_bucket_config(bucket, "versioning", None)
-    assert client.get_bucket_config(bucket, "versioning") is None
+    assert client.get_bucket(bucket).versioning_stamp == first
+    client.put_bucket_config(bucket, "versioning", None, removal)
+    client.put_bucket_config(bucket, "versioning", "Suspended", first)  # older: ignored
+    assert client.get_bucket_config(bucket, "versioning") == StampedDocument(None, removal)
+    assert client.bucket_configs(bucket) == {"versioning": StampedDocument(None, removal)}
+    client.put_bucket_config(bucket, "versioning", "Suspended", last)
+    assert client.get_bucket(bucket).versioning == "Suspended"
     with pytest.raises(errors.NotFound):
-        client.put_bucket_config("missing-" + uuid.uuid4().hex[:8], "versioning", "Enabled")
+        client.put_bucket_config("missing-" + uuid.uuid4().hex[:8], "versioning", "Enabled", last)
 
 
 def test_stage_commit_head_and_read_ranges(client: NodeClient, bucket: str):
@@ -329,3 +338,22 @@ def test_an_error_of_the_body_itself_propagates_and_nothing_is_staged(node, clie
     assert client.list_buckets()  # the pool still works after the broken-off request
     assert client.entries_after(bucket, "", False, None, 10) == []
     assert sorted(blobs.rglob("*")) == before
+
+
+def test_share_commits_a_version_over_the_nodes_own_blobs_of_its_source(node, client: NodeClient, bucket: str):
+    source = put(client, bucket, "k", b"shared bytes", version_id="v1")
+
+    def blob_files() -> int:
+        return sum(len(names) for _, _, names in os.walk(node.data_dir / "blobs"))
+
+    before = blob_files()
+    # The node finds the source's blobs itself: the gateway names the source, never its blobs.
+    named = ObjectVersion(bucket, "k", "v1", source.timestamp_ns, source.size, source.meta, origin=source.origin)
+    shared = client.share_version(named, ObjectVersion(bucket, "k", "v2", 2000, source.size, source.meta, origin="gw-1"))
+    assert (shared.version_id, shared.is_latest, shared.size, blob_files()) == ("v2", True, source.size, before)
+    assert read_all(client, shared, 0, shared.size) == b"shared bytes"
+    stale = ObjectVersion(bucket, "k", "v1", source.timestamp_ns + 1, source.size, source.meta, origin=source.origin)
+    with pytest.raises(errors.NotFound):  # not the version this node holds under that id: this node misses the write
+        client.share_version(stale, ObjectVersion(bucket, "k", "v3", 3000, source.size, source.meta))
+    with pytest.raises(errors.NotFound):
+        client.share_version(replace(named, bucket="no-such-bucket"), ObjectVersion("no-such-bucket", "k", "v3", 3000, 0, source.meta))

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectTags, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload
+from wsgi_s3.model.versions import StampedDocument, VersionStamp
 from wsgi_s3.node import protocol
 
 BLOB = "0123456789abcdef0123456789abcdef"
@@ -47,6 +48,8 @@ def test_records_survive_the_trip():
     assert protocol.entry_from(protocol.entry_json(entry)) == entry
     bucket = BucketInfo("b", 1, "r", "o", "Enabled")
     assert protocol.bucket_from(protocol.bucket_json(bucket)) == bucket
+    stamped = BucketInfo("b", 1, "r", "o", "Enabled", VersionStamp("", 5, "gw"))
+    assert protocol.bucket_from(json.loads(json.dumps(protocol.bucket_json(stamped)))) == stamped
     upload = Upload("u", "b", "k", 3, meta, "CRC32")
     assert protocol.upload_from(protocol.upload_json(upload)) == upload
     part = StoredPart(2, "e", 5, 9, {"CRC32": "AAAA"}, blob_id=BLOB)
@@ -100,3 +103,26 @@ def test_tags_survive_the_trip_and_a_peer_without_tags_sends_none():
     assert protocol.meta_from(older).tags == {}
     with pytest.raises(protocol.BadRequest):
         protocol.tags_from({**protocol.tags_json(tags), "tags": {"k": 1}})
+
+
+def test_configuration_documents_travel_with_their_stamp_and_a_document_needs_one():
+    for config in (StampedDocument("Enabled", VersionStamp("", 5, "gw")), StampedDocument(None, VersionStamp("", 6, "gw")), None):
+        assert protocol.config_from(json.loads(json.dumps(protocol.config_json(config)))) == config
+    for bad in ({"document": "Enabled", "stamp": None}, {"document": "Enabled"}, {"stamp": None}, {"document": 1, "stamp": {"timestamp_ns": 5, "origin": "gw"}},
+                {"document": None, "stamp": {"timestamp_ns": -1, "origin": "gw"}}):
+        with pytest.raises(protocol.BadRequest):
+            protocol.config_from(bad)
+
+
+def test_a_share_names_its_source_by_its_identity_on_the_versions_key():
+    meta = ObjectMeta(etag="e-2", part_sizes=(5, 3))
+    source = StoredVersion("b", "k", "v1", 10, 8, meta, origin="gw", segments=(Segment("a" * 32, 5), Segment("b" * 32, 3)))
+    version = ObjectVersion("b", "k", "v2", 20, 8, meta, origin="gw")
+    sent = json.loads(json.dumps(protocol.share_json(source, version)))
+    assert sent["source"] == {"version_id": "v1", "timestamp_ns": 10, "origin": "gw"}  # each node finds its own blobs of it
+    assert sent["version"]["segments"] == []  # and gives them to the version itself
+    named, shared = protocol.share_from(sent)
+    assert (named.bucket, named.key, named.version_id, named.timestamp_ns, named.origin, shared) == ("b", "k", "v1", 10, "gw", StoredVersion.of(version))
+    for wrong in ({**sent, "source": {"version_id": "v1", "timestamp_ns": "10", "origin": "gw"}}, {"version": sent["version"]}):
+        with pytest.raises(protocol.BadRequest):
+            protocol.share_from(wrong)

@@ -29,8 +29,8 @@ def backend(tmp_path) -> LocalBackend:
 def bucket_with(backend: LocalBackend, name: str, rules: list[Rule], versioning_state: str = "") -> None:
     backend.create_bucket(name, "us-east-1", "owner")
     if versioning_state:
-        backend.put_bucket_config(name, "versioning", versioning_state)
-    backend.put_bucket_config(name, "lifecycle", lifecycle.dumps(rules))
+        backend.put_bucket_config(name, "versioning", versioning_state, CLOCK.config_stamp())
+    backend.put_bucket_config(name, "lifecycle", lifecycle.dumps(rules), CLOCK.config_stamp())
 
 
 def put(backend: LocalBackend, bucket: str, key: str, data: bytes = b"data") -> str:

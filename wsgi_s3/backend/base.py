@@ -25,9 +25,11 @@ class Backend(Protocol):
         """The bucket's configuration document of one kind ("versioning", ...), None if unset."""
         ...
 
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None, stamp: VersionStamp) -> None:
         """Set the document of one kind (None removes it). The "versioning" document, "Enabled" or
-        "Suspended", is what BucketInfo.versioning reports."""
+        "Suspended", is what BucketInfo.versioning reports. `stamp` (HybridClock.config_stamp) orders
+        the write like every other: a document written with an older stamp than the one held (or
+        than its removal) is ignored, so replicas keep the newest whatever the arrival order."""
         ...
 
     # objects
@@ -83,7 +85,10 @@ class Backend(Protocol):
         """The newest document of that name, None if there is none."""
         ...
 
-    def put_shared_document(self, name: str, document: str) -> None: ...
+    def put_shared_document(self, name: str, document: str) -> None:
+        """Replace the document, stamped after the newest stamp of it seen (a revoke never loses to
+        the write it undoes, even from a host whose clock is behind)."""
+        ...
 
     # observability
     def ready(self) -> None:
@@ -103,6 +108,13 @@ class Backend(Protocol):
         """Take or renew the lease `name` for `holder` for `ttl_ns` (granted when it is free, expired
         or already `holder`'s), storing `state` with it when given; a ttl of 0 gives it back.
         Returns the state its holders left ("" before any) when granted, None when another holds it."""
+        ...
+
+    # versions that share bytes
+    def share_version(self, source: ObjectVersion, stamp: VersionStamp, meta: ObjectMeta) -> ObjectVersion:
+        """Commit a new version of `source`'s own key, stamped `stamp`, with `meta` and exactly
+        `source`'s bytes, copying none of them (a restore): the new version holds the same blobs.
+        NotFound if `source` (as found by head_object) is no longer live."""
         ...
 
 

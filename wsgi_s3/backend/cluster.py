@@ -14,7 +14,6 @@ and repairs the key in the background, and the gateway's anti-entropy pass finds
 from __future__ import annotations
 
 import heapq
-import json
 import logging
 import uuid
 from itertools import islice
@@ -49,7 +48,7 @@ from wsgi_s3.model.types import (
     VersionEntry,
     VersionPage,
 )
-from wsgi_s3.model.versions import VersionStamp, now_ns, order_key, stamped_version
+from wsgi_s3.model.versions import HybridClock, StampedDocument, VersionStamp, now_ns, order_key, stamped_version
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,6 +82,7 @@ class ClusterBackend:
         self.write_quorum = write_quorum
         self.read_quorum = read_quorum
         self.healer = Healer(ring, clients, replicas, tombstone_grace_days)
+        self.clock = HybridClock()  # stamps the shared documents
 
     def _owners(self, bucket: str, key: str) -> list[str]:
         return [node.url for node in self.ring.primaries(f"{bucket}/{key}", self.replicas)]
@@ -111,13 +111,32 @@ class ClusterBackend:
             raise outcome.failure()
         return next(iter(outcome.results.values()))
 
+    def _read_records(self, call: Callable[[NodeClient], T]) -> list[T]:
+        """The answers of a read of a bucket record (or its configuration) from enough nodes that at
+        least one of them acknowledged the last write (W of all nodes); a node that lacks the
+        bucket counts as an answer. NotFound if every answer is one."""
+        need = len(self.nodes) - self.write_quorum + 1
+        outcome = self._on(self.nodes, call, need=need)
+        absent = [error for error in outcome.errors.values() if isinstance(error, errors.NotFound)]
+        if len(outcome.results) + len(absent) < need:
+            raise errors.Unavailable(f"{len(outcome.results) + len(absent)} of the {need} nodes a bucket read needs answered")
+        if not outcome.results:
+            raise absent[0]
+        return list(outcome.results.values())
+
+    def _newest_config(self, bucket: str, kind: str) -> StampedDocument | None:
+        found = [config for config in self._read_records(lambda node: node.get_bucket_config(bucket, kind)) if config is not None]
+        return max(found, key=lambda config: order_key(config.stamp), default=None)
+
     # buckets: a bucket record (and its configuration) lives on every node
 
     def create_bucket(self, name: str, region: str, owner: str) -> BucketInfo:
         return self._acked(self._on(self.nodes, lambda node: node.create_bucket(name, region, owner)), self.write_quorum)[0]
 
     def get_bucket(self, name: str) -> BucketInfo:
-        return self._first(self.nodes, lambda node: node.get_bucket(name))
+        """The record with the newest versioning state among the nodes' (see _read_records)."""
+        found = self._read_records(lambda node: node.get_bucket(name))
+        return max(found, key=_versioning_order)
 
     def list_buckets(self) -> list[BucketInfo]:
         outcome = self._on(self.nodes, lambda node: node.list_buckets())
@@ -148,10 +167,11 @@ class ClusterBackend:
             raise
 
     def get_bucket_config(self, bucket: str, kind: str) -> str | None:
-        return self._first(self.nodes, lambda node: node.get_bucket_config(bucket, kind))
+        newest = self._newest_config(bucket, kind)
+        return None if newest is None else newest.document
 
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        self._acked(self._on(self.nodes, lambda node: node.put_bucket_config(bucket, kind, document)), self.write_quorum)
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None, stamp: VersionStamp) -> None:
+        self._acked(self._on(self.nodes, lambda node: node.put_bucket_config(bucket, kind, document, stamp)), self.write_quorum)
 
     # objects
 
@@ -161,19 +181,20 @@ class ClusterBackend:
         holders = tuple(url for url in owners if url in found and order_key(found[url]) == order_key(best))
         return ClusterVersion.of(best, holders=holders)
 
-    def _commit(self, record: ObjectVersion, owners: list[str], commit: Callable[[str], T]) -> dict[str, T]:
-        """Run a write (of `record`) on the owners; its answers by owner once W acknowledged it.
-        Owners that had not acknowledged it by then are hinted (cluster/repair.py: add_hints)."""
+    def _commit(self, record: ObjectVersion, owners: list[str], commit: Callable[[str], T], tags: ObjectTags | None = None) -> dict[str, T]:
+        """Run a write (of `record`, or of an update of its `tags`) on the owners; its answers by
+        owner once W acknowledged it. Owners that had not acknowledged it by then are hinted
+        (cluster/repair.py: add_hints)."""
         outcome = fanout(owners, commit, need=self.write_quorum, settle=SETTLE)
         self._acked(outcome, self.write_quorum)
         missed = [url for url in owners if url not in outcome.results]
         if missed:
-            gevent.spawn(self._hint, list(outcome.results), missed, record)
+            gevent.spawn(self._hint, list(outcome.results), missed, record, tags)
         return outcome.results
 
-    def _hint(self, holders: list[str], missed: list[str], record: ObjectVersion) -> None:
+    def _hint(self, holders: list[str], missed: list[str], record: ObjectVersion, tags: ObjectTags | None) -> None:
         try:
-            self.healer.add_hints(holders, missed, record)
+            self.healer.add_hints(holders, missed, record, tags)
         except errors.StorageError as exc:
             log.warning("hints for %s/%s failed: %s", record.bucket, record.key, exc)
 
@@ -370,8 +391,7 @@ class ClusterBackend:
     def put_object_tags(self, version: ObjectVersion, tags: dict[str, str], stamp: VersionStamp) -> None:
         update = ObjectTags(version.version_id, version.timestamp_ns, tags, stamp.timestamp_ns, stamp.origin)
         owners = self._owners(version.bucket, version.key)
-        outcome = self._on(owners, lambda node: node.put_object_tags(version.bucket, version.key, update), need=self.write_quorum, settle=SETTLE)
-        self._acked(outcome, self.write_quorum)
+        self._commit(version, owners, lambda url: self.clients[url].put_object_tags(version.bucket, version.key, update), tags=update)
 
     def get_object_tags(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
         # Read like head_object: at least R owners answer, found or not, and one that lacks the version does not hide it.
@@ -381,40 +401,35 @@ class ClusterBackend:
             raise errors.Unavailable(f"{answers} of the {self.read_quorum} owners a read needs answered")
         if not outcome.results:
             raise outcome.failure()
+        if len({found.order() for found in outcome.results.values()}) > 1:
+            self._repair(bucket, key)  # an owner missed an update of the tags (or a write): heal it in the background
         return max(outcome.results.values(), key=ObjectTags.order).tags
 
-    # shared documents: on every node, as bucket configuration of SHARED_BUCKET, stamped so that
-    # the newest wins (a node that missed a revoke must not bring a credential back)
+    # shared documents: on every node, as bucket configuration of SHARED_BUCKET, stamped and read
+    # like every configuration document (a node that missed a revoke must not bring a credential back)
+
+    def _shared(self, name: str) -> StampedDocument | None:
+        try:
+            return self._newest_config(SHARED_BUCKET, name)
+        except errors.NotFound:  # no node has any shared document yet
+            return None
 
     def get_shared_document(self, name: str) -> str | None:
-        return self._newest_shared(name)[1]
-
-    def _newest_shared(self, name: str) -> tuple[int, str | None]:
-        def read(node: NodeClient) -> tuple[int, str | None]:
-            try:
-                stamped = node.get_bucket_config(SHARED_BUCKET, name)
-            except errors.NotFound:  # a node that never had one
-                return 0, None
-            return (0, None) if stamped is None else _unstamp(stamped)
-
-        # Enough nodes that at least one of them acknowledged the last write (W of all nodes).
-        outcome = self._on(self.nodes, read)
-        if len(outcome.results) < len(self.nodes) - self.write_quorum + 1:
-            raise outcome.failure()
-        return max(outcome.results.values(), key=lambda answer: answer[0])
+        newest = self._shared(name)
+        return None if newest is None else newest.document
 
     def put_shared_document(self, name: str, document: str) -> None:
-        # Later than the newest stamp, even from a host whose clock is behind the last writer's:
-        # a revoke must never lose to the write it undoes.
-        stamp = max(now_ns(), self._newest_shared(name)[0] + 1)
-        stamped = json.dumps({"stamp_ns": stamp, "document": document})
+        newest = self._shared(name)
+        if newest is not None:
+            self.clock.observe(newest.stamp.timestamp_ns)
+        stamp = self.clock.config_stamp()
 
         def write(node: NodeClient) -> None:
             try:
                 node.create_bucket(SHARED_BUCKET, "", "wsgi-s3")
             except errors.AlreadyExists:
                 pass
-            node.put_bucket_config(SHARED_BUCKET, name, stamped)
+            node.put_bucket_config(SHARED_BUCKET, name, document, stamp)
 
         self._acked(self._on(self.nodes, write), self.write_quorum)
 
@@ -499,6 +514,16 @@ class ClusterBackend:
                 self._on(list(granted), lambda node: node.claim_lease(name, holder, 0, None))
             return None
         return max(granted.values(), key=lambda lease: lease.state_ns).state
+
+    # versions that share bytes
+
+    def share_version(self, source: ObjectVersion, stamp: VersionStamp, meta: ObjectMeta) -> ObjectVersion:
+        """Each owner commits the new version over its own blobs of `source`, so no bytes move; an
+        owner that lacks `source` (it missed it) misses this write like any other: it is hinted, and
+        repair copies the bytes to it later."""
+        version = stamped_version(source.bucket, source.key, stamp, source.size, meta)
+        owners = self._owners(source.bucket, source.key)
+        return self._held(self._commit(version, owners, lambda url: self.clients[url].share_version(source, version)), owners)
 
 
 class _FailoverStream:
@@ -613,6 +638,11 @@ def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
         yield current
 
 
+def _versioning_order(info: BucketInfo) -> tuple[int, str, str]:
+    """Bucket records by the stamp of their versioning document; one that never had it is the oldest."""
+    return (-1, "", "") if info.versioning_stamp is None else order_key(info.versioning_stamp)
+
+
 def _entry_order(entry: ListEntry) -> tuple[int, str, bool, str, int]:
     return (entry.timestamp_ns, entry.version_id, entry.delete_marker, entry.etag, entry.size)
 
@@ -623,8 +653,3 @@ def _entry_of(version: ObjectVersion) -> ListEntry:
         version.key, version.timestamp_ns, meta.etag, version.size, tuple(meta.checksums), meta.checksum_type, version.delete_marker,
         version.version_id,
     )
-
-
-def _unstamp(stamped: str) -> tuple[int, str]:
-    record = json.loads(stamped)
-    return record["stamp_ns"], record["document"]

@@ -23,13 +23,14 @@ from wsgi_s3.model.types import (
     Upload,
     VersionPage,
 )
-from wsgi_s3.model.versions import VersionStamp, now_ns, stamped_version
+from wsgi_s3.model.versions import HybridClock, VersionStamp, now_ns, stamped_version
 from wsgi_s3.store.store import Store
 
 
 class LocalBackend:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.clock = HybridClock()  # stamps the shared documents
 
     # buckets
 
@@ -46,10 +47,11 @@ class LocalBackend:
         self.store.delete_bucket(name)
 
     def get_bucket_config(self, bucket: str, kind: str) -> str | None:
-        return self.store.get_bucket_config(bucket, kind)
+        config = self.store.get_bucket_config(bucket, kind)
+        return None if config is None else config.document
 
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        self.store.put_bucket_config(bucket, kind, document)
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None, stamp: VersionStamp) -> None:
+        self.store.put_bucket_config(bucket, kind, document, stamp)
 
     # objects
 
@@ -137,7 +139,7 @@ class LocalBackend:
 
     def get_shared_document(self, name: str) -> str | None:
         try:
-            return self.store.get_bucket_config(SHARED_BUCKET, name)
+            return self.get_bucket_config(SHARED_BUCKET, name)
         except errors.NotFound:
             return None
 
@@ -146,7 +148,10 @@ class LocalBackend:
             self.store.create_bucket(SHARED_BUCKET, "", "wsgi-s3")
         except errors.AlreadyExists:
             pass
-        self.store.put_bucket_config(SHARED_BUCKET, name, document)
+        held = self.store.get_bucket_config(SHARED_BUCKET, name)
+        if held is not None:
+            self.clock.observe(held.stamp.timestamp_ns)
+        self.store.put_bucket_config(SHARED_BUCKET, name, document, self.clock.config_stamp())
 
     def ready(self) -> None:
         self.store.check_writable()
@@ -168,3 +173,9 @@ class LocalBackend:
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None = None) -> str | None:
         lease = self.store.claim_lease(name, holder, ttl_ns, state)
         return None if lease is None else lease.state
+
+    # versions that share bytes
+
+    def share_version(self, source: ObjectVersion, stamp: VersionStamp, meta: ObjectMeta) -> ObjectVersion:
+        # One store transaction: the source is checked live and its blobs gain a holder together.
+        return self.store.share_version(source, stamped_version(source.bucket, source.key, stamp, source.size, meta))

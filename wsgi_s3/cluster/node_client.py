@@ -19,6 +19,7 @@ import urllib3
 from wsgi_s3.cluster.health import NodeHealth
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, StoredPart, StoredVersion, Upload, VersionEntry
+from wsgi_s3.model.versions import StampedDocument, VersionStamp
 from wsgi_s3.node import protocol
 
 BLOCK = 256 * 1024  # bytes per send of a streamed body
@@ -168,17 +169,22 @@ class NodeClient:
     def reopen_bucket(self, name: str) -> None:
         self._request("DELETE", protocol.path(protocol.BUCKET_CLOSING, bucket=name))
 
-    def bucket_configs(self, bucket: str) -> dict[str, str]:
+    def bucket_configs(self, bucket: str) -> dict[str, StampedDocument]:
+        """Every stamped configuration document of the bucket (removals included), by kind."""
         doc = self._json("GET", protocol.path(protocol.BUCKET_CONFIGS, bucket=bucket))
-        if not (isinstance(doc, dict) and all(isinstance(value, str) for value in doc.values())):
-            raise errors.Unavailable(f"node {self.url}: bucket configurations are a JSON object of strings")
-        return doc
+        if not isinstance(doc, dict):
+            raise errors.Unavailable(f"node {self.url}: bucket configurations are a JSON object")
+        configs = {kind: protocol.config_from(config) for kind, config in doc.items()}
+        return {kind: config for kind, config in configs.items() if config is not None}
 
-    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
+    def get_bucket_config(self, bucket: str, kind: str) -> StampedDocument | None:
+        """The document with its stamp (a removal: no document); None if it was never set."""
         return protocol.config_from(self._json("GET", protocol.path(protocol.BUCKET_CONFIG, bucket=bucket, kind=kind)))
 
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        self._request("PUT", protocol.path(protocol.BUCKET_CONFIG, bucket=bucket, kind=kind), document=protocol.config_json(document))
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None, stamp: VersionStamp) -> None:
+        """Applied by the node only if `stamp` is newer than the stamp of the document it holds."""
+        config = protocol.config_json(StampedDocument(document, stamp))
+        self._request("PUT", protocol.path(protocol.BUCKET_CONFIG, bucket=bucket, kind=kind), document=config)
 
     # objects
 
@@ -327,3 +333,13 @@ class NodeClient:
     def claim_lease(self, name: str, holder: str, ttl_ns: int, state: str | None) -> Lease | None:
         doc = self._json("POST", protocol.path(protocol.LEASE, name=name), document=protocol.claim_json(holder, ttl_ns, state))
         return protocol.lease_from(doc)
+
+    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> StoredVersion:
+        """Commit `version` over this node's blobs of `source` (see Store.share_version)."""
+        return protocol.version_from(self._json("POST", protocol.SHARE, document=protocol.share_json(source, version)))
+
+    # what repair needs of object tags
+
+    def tag_updates(self, bucket: str, key: str, limit: int) -> list[ObjectTags]:
+        doc = self._json("GET", protocol.path(protocol.TAG_UPDATES, bucket=bucket, key=key), {"limit": str(limit)})
+        return protocol.records(doc, protocol.tags_from)

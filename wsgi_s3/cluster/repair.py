@@ -6,6 +6,9 @@ each owner, keep the newest record of each version id (`model.versions.newer`, t
 commit applies), and copy to each owner what it lacks or holds older. Copies go through the node
 API like any write (a version's bytes stream from a holder into a staged blob on the target, then
 commit), so the target's own commit rules decide, and a copy racing a newer write loses to it.
+An update of a version's tags makes no new version: each version's newest tag update (its own
+stamp, `ObjectTags.order`) is put on the owners holding an older one, and travels with hints and
+anti-entropy like a write (a version's digest and Holding include the stamp of its last tag update).
 
 What calls it:
 - read repair: a read whose owners disagreed (backend/cluster.py) repairs that key in the background;
@@ -14,6 +17,10 @@ What calls it:
 - anti-entropy (`repair_pass`): for each stretch of the ring, the owners' record counts and digest
   sums are compared, and only stretches that differ are halved and compared again, down to a batch
   of record identities, whose differing keys are repaired.
+
+Bucket records live on every node; their configuration documents are stamped (newest wins, a
+removal is a stamped tombstone), and `repair_buckets` copies each kind's newest to the nodes that
+hold an older one or none (`repair_configs`).
 
 Tombstones are kept `tombstone_grace` and then reclaimed by each node on its own schedule, so repair
 neither compares nor copies tombstones older than the grace less a margin: a tombstone one owner has
@@ -31,8 +38,8 @@ from wsgi_s3.cluster.fanout import fanout
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.cluster.ring import Ring
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import Holding, ObjectVersion, Segment, StoredVersion
-from wsgi_s3.model.versions import newer, now_ns, order_key
+from wsgi_s3.model.types import Holding, ObjectTags, ObjectVersion, Segment, StoredVersion
+from wsgi_s3.model.versions import StampedDocument, newer, now_ns, order_key
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +105,8 @@ class Healer:
         """Copy the newest records of the key, found on its owners and `stand_ins`, to the owners
         that lack them: (copies made, whether every owner now holds them all)."""
         owners = self.owners(bucket, key)
-        histories = fanout(owners + stand_ins, lambda url: self.clients[url].key_history(bucket, key, HISTORY_LIMIT)).results
+        found = fanout(owners + stand_ins, lambda url: self._key_records(url, bucket, key)).results
+        histories = {url: history for url, (history, _) in found.items()}
         if not any(url in histories for url in owners):
             return 0, False
         merged = newest_per_version(histories.values())
@@ -124,7 +132,8 @@ class Healer:
                 except errors.StorageError as exc:
                     complete = False
                     log.warning("repair of %s/%s version %s to %s failed: %s", bucket, key, version_id, target, exc)
-        return copies, complete
+        tagged, tags_complete = self._reconcile_tags(bucket, key, merged, {url: updates for url, (_, updates) in found.items()}, owners)
+        return copies + tagged, complete and tags_complete
 
     def copy(self, record: ObjectVersion, source: str, target: str) -> None:
         """Make `target` hold `record` as `source` does: a tombstone is a delete, a delete marker a
@@ -145,18 +154,22 @@ class Healer:
 
     # hints
 
-    def add_hints(self, holders: Iterable[str], missed: Iterable[str], record: ObjectVersion) -> None:
-        """A write (`record`) that owners in `missed` did not take: for each, a copy of it goes to a
-        stand-in node (the next distinct node of the ring that is not an owner) with a hint naming
-        the owner; without a stand-in (a cluster of N nodes) the hint stays on the owners that took
-        it. Best effort: what cannot be hinted is made up for by the next anti-entropy pass."""
+    def add_hints(self, holders: Iterable[str], missed: Iterable[str], record: ObjectVersion, tags: ObjectTags | None = None) -> None:
+        """A write (`record`), or an update of its tags (`tags`), that owners in `missed` did not
+        take: for each, a copy of it goes to a stand-in node (the next distinct node of the ring that
+        is not an owner) with a hint naming the owner; without a stand-in (a cluster of N nodes) the
+        hint stays on the owners that took it. Best effort: what cannot be hinted is made up for by
+        the next anti-entropy pass."""
         holders = list(holders)
         stand_ins = [node.url for node in self.ring.handoffs(f"{record.bucket}/{record.key}", self.replicas)]
         keys = [(record.bucket, record.key)]
         for target in missed:
             for stand_in in stand_ins:
                 try:
-                    self.copy(record, holders[0], stand_in)
+                    if tags is None:
+                        self.copy(record, holders[0], stand_in)
+                    else:  # kept by the stand-in without the version, for hand-over to find
+                        self.clients[stand_in].put_object_tags(record.bucket, record.key, tags)
                     self.clients[stand_in].add_hints(target, keys)
                     stand_ins.remove(stand_in)
                     break
@@ -179,6 +192,7 @@ class Healer:
                     self.clients[target].get_bucket(bucket)
                 except errors.NotFound:
                     self._repair_bucket_on(bucket, target)
+                    self.repair_configs(bucket)
                 except (errors.StorageError, KeyError):
                     continue  # still down (or no longer in the ring: anti-entropy's business)
                 standing_in = holder not in self.owners(bucket, key)
@@ -202,6 +216,7 @@ class Healer:
     # buckets
 
     def _repair_bucket_on(self, bucket: str, target: str) -> None:
+        """Make the bucket record on `target` as another node has it (its configuration: repair_configs)."""
         for url, node in self.clients.items():
             if url == target:
                 continue
@@ -210,21 +225,41 @@ class Healer:
             except errors.StorageError:
                 continue
             try:
-                configs = node.bucket_configs(bucket)
-                try:
-                    self.clients[target].create_bucket(bucket, info.region, info.owner)
-                except errors.AlreadyExists:
-                    pass
-                for kind, document in configs.items():
-                    self.clients[target].put_bucket_config(bucket, kind, document)
+                self.clients[target].create_bucket(bucket, info.region, info.owner)
+            except errors.AlreadyExists:
+                pass
             except errors.StorageError as exc:
                 log.warning("making bucket %s again on %s failed: %s", bucket, target, exc)
             return
 
+    def repair_configs(self, bucket: str) -> int:
+        """Copy the newest configuration document of each kind (removals included) to the nodes that
+        hold the bucket and an older one or none; the number of copies. A node's own stamp check
+        decides, so a copy racing a newer write loses to it."""
+        held = fanout(self.clients, lambda url: self.clients[url].bucket_configs(bucket)).results
+        newest: dict[str, StampedDocument] = {}
+        for configs in held.values():
+            for kind, config in configs.items():
+                if kind not in newest or newer(config.stamp, newest[kind].stamp):
+                    newest[kind] = config
+        copies = 0
+        for url, configs in held.items():
+            for kind, best in newest.items():
+                mine = configs.get(kind)
+                if mine is not None and not newer(best.stamp, mine.stamp):
+                    continue
+                try:
+                    self.clients[url].put_bucket_config(bucket, kind, best.document, best.stamp)
+                    copies += 1
+                except errors.StorageError as exc:
+                    log.warning("repair of the %s configuration of bucket %s on %s failed: %s", kind, bucket, url, exc)
+        return copies
+
     def repair_buckets(self) -> int:
         """With every node answering, a bucket record on a majority of nodes is made on the others
         (they missed its creation) and one on a minority is removed with all it holds (they missed
-        its deletion: a deleted bucket was empty, and its tombstones went with it). Returns changes."""
+        its deletion: a deleted bucket was empty, and its tombstones went with it). Then every kept
+        bucket's configuration documents are made the newest on every node. Returns changes."""
         outcome = fanout(self.clients, lambda url: self.clients[url].list_buckets())
         if outcome.errors:
             return 0
@@ -234,13 +269,12 @@ class Healer:
                 holders.setdefault(bucket.name, []).append(url)
         changes = 0
         for name, urls in holders.items():
-            if len(urls) == len(self.clients):
-                continue
             if 2 * len(urls) > len(self.clients):
                 for target in self.clients:
                     if target not in urls:
                         self._repair_bucket_on(name, target)
                         changes += 1
+                changes += self.repair_configs(name)
             else:
                 for url in urls:
                     try:
@@ -291,7 +325,7 @@ class Healer:
                 continue
             answered.append(url)
             for holding in holdings:
-                identity = (holding.version_id, holding.timestamp_ns, holding.origin, holding.tombstone)
+                identity = (holding.version_id, holding.timestamp_ns, holding.origin, holding.tombstone, holding.tags_ns, holding.tags_origin)
                 held.setdefault((holding.bucket, holding.key), {}).setdefault(url, set()).add(identity)
         owners = answered
         for (bucket, key), by_owner in held.items():
@@ -308,6 +342,44 @@ class Healer:
             if len(page) < batch:
                 return
             after = page[-1]
+
+    # object tags: an update of a version's tags makes no new version, so its own stamp is compared
+
+    def _key_records(self, url: str, bucket: str, key: str) -> tuple[list[ObjectVersion], list[ObjectTags]]:
+        """What an owner holds of a key: its records (newest first) and the tag updates of its versions."""
+        node = self.clients[url]
+        return node.key_history(bucket, key, HISTORY_LIMIT), node.tag_updates(bucket, key, HISTORY_LIMIT)
+
+    def _reconcile_tags(
+        self, bucket: str, key: str, merged: Mapping[str, ObjectVersion], updates: Mapping[str, list[ObjectTags]], owners: list[str]
+    ) -> tuple[int, bool]:
+        """Put each live version's newest tag update (ObjectTags.order) among `updates` (by node,
+        stand-ins included) on the owners that answered and hold an older one or none (a node keeps
+        the newest it is given, even for a version it has not received yet): (updates put, whether
+        all of them were taken)."""
+        newest: dict[str, ObjectTags] = {}
+        for found in updates.values():
+            for update in found:
+                record = merged.get(update.version_id)
+                if record is None or record.tombstone or record.timestamp_ns != update.version_ns:
+                    continue  # the tags of a version deleted or written again since: no longer anyone's
+                if update.version_id not in newest or update.order() > newest[update.version_id].order():
+                    newest[update.version_id] = update
+        copies, complete = 0, True
+        for target in owners:
+            if target not in updates:
+                continue
+            held = {update.version_id: update.order() for update in updates[target]}
+            for version_id, best in newest.items():
+                if version_id in held and held[version_id] >= best.order():
+                    continue
+                try:
+                    self.clients[target].put_object_tags(bucket, key, best)
+                    copies += 1
+                except errors.StorageError as exc:
+                    complete = False
+                    log.warning("repair of the tags of %s/%s version %s on %s failed: %s", bucket, key, version_id, target, exc)
+        return copies, complete
 
 
 def report_document(report: PassReport, origin: str) -> dict[str, object]:

@@ -51,15 +51,24 @@ def write_copy(
     algorithm: str,
 ) -> ObjectVersion:
     """`source`'s bytes, streamed from storage, written as a new version of bucket/key with the meta
-    given (CopyObject, a restore, /batch copy and move); the bucket's version policy then prunes."""
+    given (CopyObject, /batch copy and move); the bucket's version policy then prunes."""
     body = TaggedBody(CopiedBody(backend.open_object(source, 0, source.size), content, user_meta, algorithm), tags)
     version = backend.put_object(bucket.name, key, body, new_version(bucket, clock))
     prune(backend, bucket, key, clock)
     return version
 
 
+def restore(backend: Backend, source: ObjectVersion, bucket: BucketInfo, clock: HybridClock) -> ObjectVersion:
+    """`source` made current again (POST ?restore, /batch restore): a new version of its key with
+    its meta kept whole (ETag, checksums, parts, content headers, user metadata, tags) over the
+    same bytes, shared, not copied; the bucket's version policy then prunes."""
+    version = backend.share_version(source, new_version(bucket, clock), source.meta)
+    prune(backend, bucket, source.key, clock)
+    return version
+
+
 def copied_meta(source: ObjectVersion) -> dict:
-    """write_copy's meta arguments that keep everything of the source (a restore, /batch)."""
+    """write_copy's meta arguments that keep everything of the source (/batch copy and move)."""
     algorithm = next(iter(source.meta.checksums), "")
     return {"content": source.meta.content, "user_meta": source.meta.user_meta, "tags": source.meta.tags, "algorithm": algorithm}
 

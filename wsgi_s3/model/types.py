@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
+
+if TYPE_CHECKING:
+    from wsgi_s3.model.versions import VersionStamp  # which imports this module
 
 
 @dataclass(frozen=True)
@@ -13,6 +16,7 @@ class BucketInfo:
     region: str
     owner: str = ""  # access key of the creator
     versioning: str = ""  # "", "Enabled" or "Suspended", as S3 reports it
+    versioning_stamp: VersionStamp | None = None  # of the "versioning" document (None: never set): replicas' newest wins
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class Holding:
     origin: str
     tombstone: bool
     delete_marker: bool
+    tags_ns: int = 0  # the stamp of the last update of its tags (0: none since it was written)
+    tags_origin: str = ""
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,15 @@ class HybridClock:
         self.last = max(self.wall(), self.last + 1)
         return self.last
 
+    def observe(self, timestamp_ns: int) -> None:
+        """Stamp after `timestamp_ns` from now on: a stamp seen from a writer whose clock is ahead."""
+        self.last = max(self.last, timestamp_ns)
+
+    def config_stamp(self) -> VersionStamp:
+        """The stamp of a write that makes no version (a bucket configuration document): ordered by
+        `newer` like a version's, with an empty version id."""
+        return VersionStamp("", self.stamp(), self.origin)
+
 
 @dataclass(frozen=True)
 class VersionStamp:
@@ -57,6 +66,16 @@ class VersionStamp:
     version_id: str
     timestamp_ns: int
     origin: str
+
+
+@dataclass(frozen=True)
+class StampedDocument:
+    """A bucket's configuration document of one kind as a store holds it, with the stamp of the
+    write that set it (`newer` orders them). A removal keeps its stamp without a document (a
+    tombstone), so that an older write arriving later (a replica, a repair) cannot bring it back."""
+
+    document: str | None
+    stamp: VersionStamp
 
 
 def stamped_version(bucket: str, key: str, stamp: VersionStamp, size: int, meta: ObjectMeta, *, delete_marker: bool = False) -> ObjectVersion:

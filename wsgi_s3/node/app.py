@@ -84,6 +84,8 @@ def create_app(store: Store, token: str, status: StatusEndpoints) -> falcon.App:
         protocol.VERSION_ENTRIES: resources.VersionEntries,
         protocol.VERSION_RECORDS: resources.VersionRecords,
         protocol.LEASE: resources.LeaseClaim,
+        protocol.SHARE: resources.Share,
+        protocol.TAG_UPDATES.replace("{key}", "{key:path}"): resources.TagUpdates,
     }
     for template, resource in routes.items():
         app.add_route(template, resource(store))

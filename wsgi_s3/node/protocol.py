@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import quote
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload, VersionEntry
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload, VersionEntry
+from wsgi_s3.model.versions import StampedDocument, VersionStamp
 
 PREFIX = "/v1"
 AUTH_HEADER = "Authorization"
@@ -24,8 +25,8 @@ JSON_TYPE = "application/json"
 # Routes, as Falcon templates; `path()` fills them in for the client.
 BUCKETS = PREFIX + "/buckets"  # GET list
 BUCKET = PREFIX + "/buckets/{bucket}"  # PUT create, GET, DELETE (?purge=1: with what it holds)
-BUCKET_CONFIG = PREFIX + "/buckets/{bucket}/config/{kind}"  # GET, PUT a configuration document
-BUCKET_CONFIGS = PREFIX + "/buckets/{bucket}/config"  # GET every configuration document, by kind
+BUCKET_CONFIG = PREFIX + "/buckets/{bucket}/config/{kind}"  # GET, PUT a stamped configuration document
+BUCKET_CONFIGS = PREFIX + "/buckets/{bucket}/config"  # GET every stamped configuration document, by kind
 BUCKET_CLOSING = PREFIX + "/buckets/{bucket}/closing"  # PUT refuse new objects for a while, DELETE reopen
 BUCKET_UPLOADS = PREFIX + "/buckets/{bucket}/uploads"  # GET list uploads
 ENTRIES = PREFIX + "/buckets/{bucket}/entries"  # GET sorted listing entries
@@ -52,6 +53,7 @@ LEASE = PREFIX + "/leases/{name}"  # POST claim a lease of background work
 
 VERSION_ENTRIES = PREFIX + "/buckets/{bucket}/versions"  # GET every version in history order, tombstones too
 VERSION_RECORDS = PREFIX + "/buckets/{bucket}/versions/records"  # POST the records of some versions of one key
+TAG_UPDATES = PREFIX + "/tag-updates/{bucket}/{key}"  # GET the tag updates kept of a key's versions (for repair)
 
 INT64_MAX = 2**63 - 1
 POSITION_MAX = 2**64 - 1  # ring positions (model/placement.py)
@@ -272,6 +274,7 @@ def bucket_json(bucket: BucketInfo) -> dict[str, Any]:
         "region": bucket.region,
         "owner": bucket.owner,
         "versioning": bucket.versioning,
+        "versioning_stamp": None if bucket.versioning_stamp is None else stamp_json(bucket.versioning_stamp),
     }
 
 
@@ -282,18 +285,40 @@ def bucket_from(data: object) -> BucketInfo:
         region=field(data, "region", str),
         owner=field(data, "owner", str),
         versioning=field(data, "versioning", str),
+        versioning_stamp=None if _nullable(data, "versioning_stamp") is None else stamp_from(data["versioning_stamp"]),
     )
 
 
-def config_json(document: str | None) -> dict[str, Any]:
-    return {"document": document}
+def _nullable(data: object, name: str) -> object:
+    if not isinstance(data, dict) or name not in data:
+        raise BadRequest(f"missing field {name!r}")
+    return data[name]
 
 
-def config_from(data: object) -> str | None:
-    """A configuration document: a string, or null when unset."""
-    if not isinstance(data, dict) or "document" not in data:
-        raise BadRequest("missing field 'document'")
-    return None if data["document"] is None else field(data, "document", str)
+def stamp_json(stamp: VersionStamp) -> dict[str, Any]:
+    """The stamp of a write that makes no version (its version id is empty)."""
+    return {"timestamp_ns": stamp.timestamp_ns, "origin": stamp.origin}
+
+
+def stamp_from(data: object) -> VersionStamp:
+    return VersionStamp("", field(data, "timestamp_ns", int), field(data, "origin", str))
+
+
+def config_json(config: StampedDocument | None) -> dict[str, Any]:
+    """A configuration document and its stamp (a removal: document null); both null when never set."""
+    if config is None:
+        return {"document": None, "stamp": None}
+    return {"document": config.document, "stamp": stamp_json(config.stamp)}
+
+
+def config_from(data: object) -> StampedDocument | None:
+    stamp = _nullable(data, "stamp")
+    document = None if _nullable(data, "document") is None else field(data, "document", str)
+    if stamp is None:
+        if document is not None:
+            raise BadRequest("a configuration document needs a stamp")
+        return None
+    return StampedDocument(document, stamp_from(stamp))
 
 
 def staged_json(staged: StagedBlob) -> dict[str, Any]:
@@ -367,6 +392,8 @@ def holding_json(holding: Holding) -> dict[str, Any]:
         "origin": holding.origin,
         "tombstone": holding.tombstone,
         "delete_marker": holding.delete_marker,
+        "tags_ns": holding.tags_ns,
+        "tags_origin": holding.tags_origin,
     }
 
 
@@ -380,6 +407,8 @@ def holding_from(data: object) -> Holding:
         origin=field(data, "origin", str),
         tombstone=field(data, "tombstone", bool),
         delete_marker=field(data, "delete_marker", bool),
+        tags_ns=field(data, "tags_ns", int),
+        tags_origin=field(data, "tags_origin", str),
     )
 
 
@@ -505,3 +534,25 @@ def lease_from(data: object) -> Lease | None:
     if not field(data, "granted", bool):
         return None
     return Lease(field(data, "state", str), field(data, "state_ns", int))
+
+
+SHARE = PREFIX + "/versions/share"  # POST commit a version over the blobs of another version of its key
+
+
+def share_json(source: ObjectVersion, version: ObjectVersion) -> dict[str, Any]:
+    # The source is named by its identity: its blobs are each node's own, found there (and the
+    # version goes with none: the node gives it the source's).
+    identity = {"version_id": source.version_id, "timestamp_ns": source.timestamp_ns, "origin": source.origin}
+    return {"source": identity, "version": version_json(StoredVersion.of(version))}
+
+
+def share_from(data: object) -> tuple[ObjectVersion, StoredVersion]:
+    """(source, version) of a share: the source as named (of the version's key, with no meta or
+    blobs: the node looks it up), and the version to commit over the source's blobs."""
+    version = version_from(field(data, "version", dict))
+    named = field(data, "source", dict)
+    source = ObjectVersion(
+        version.bucket, version.key, field(named, "version_id", str), field(named, "timestamp_ns", int), 0, ObjectMeta(etag=""),
+        origin=field(named, "origin", str),
+    )
+    return source, version

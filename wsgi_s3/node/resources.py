@@ -63,13 +63,17 @@ class Bucket(StoreResource):
 
 
 class BucketConfig(StoreResource):
-    """A bucket's configuration document of one kind ("versioning", ...); null when unset."""
+    """A bucket's configuration document of one kind ("versioning", ...) with its stamp; a write
+    applies only if its stamp is newer than the one held (see Metadata.put_bucket_config)."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, kind: str) -> None:
         answer(resp, protocol.config_json(self.store.get_bucket_config(bucket, kind)))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, bucket: str, kind: str) -> None:
-        self.store.put_bucket_config(bucket, kind, protocol.config_from(read_json(req)))
+        config = protocol.config_from(read_json(req))
+        if config is None:
+            raise protocol.BadRequest("a configuration write needs a stamp")
+        self.store.put_bucket_config(bucket, kind, config.document, config.stamp)
         resp.status = falcon.HTTP_204
 
 
@@ -90,7 +94,7 @@ class BucketClosing(StoreResource):
 
 class BucketConfigs(StoreResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
-        answer(resp, self.store.bucket_configs(bucket))
+        answer(resp, {kind: protocol.config_json(config) for kind, config in self.store.bucket_configs(bucket).items()})
 
 
 class Entries(StoreResource):
@@ -355,3 +359,20 @@ class LeaseClaim(StoreResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         holder, ttl_ns, state = protocol.claim_from(read_json(req))
         answer(resp, protocol.lease_json(self.store.claim_lease(name, holder, ttl_ns, state)))
+
+
+class Share(StoreResource):
+    """Commit a version over this node's blobs of another version of its key (a restore copies no
+    bytes); NotFound if this node lacks that version as the gateway saw it."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        source, version = protocol.share_from(read_json(req))
+        answer(resp, protocol.version_json(self.store.share_version(source, version)))
+
+
+class TagUpdates(StoreResource):
+    """The tag updates this node keeps of a key's versions, newest versions first (repair merges them)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str, key: str) -> None:
+        limit = protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT)
+        answer(resp, [protocol.tags_json(update) for update in self.store.tag_updates(bucket, key, limit)])

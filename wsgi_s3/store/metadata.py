@@ -6,8 +6,10 @@ other greenlet can interleave with it; waiting for the lock is cooperative (see 
 
 A blob enters the `blobs` table when a commit makes it part of a version or a part, inside that
 commit's transaction, after checking that its file still exists (a commit that arrives after the
-sweeper took its staged file as an orphan fails instead of referencing a missing file). A commit
-that drops a blob marks it freed; the sweeper reclaims it after a grace period.
+sweeper took its staged file as an orphan fails instead of referencing a missing file). A blob may
+have several holders (a restore shares the blobs of the version it restores: `share_version`), so
+the table counts them; the commit that drops the last one marks it freed, and the sweeper reclaims
+it after a grace period.
 """
 
 from __future__ import annotations
@@ -23,20 +25,25 @@ from dataclasses import asdict, replace
 from wsgi_s3.model import errors
 from wsgi_s3.model.placement import object_position, stable_hash
 from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StoredPart, StoredVersion, Upload, VersionEntry
-from wsgi_s3.model.versions import newer
+from wsgi_s3.model.versions import StampedDocument, VersionStamp, newer
 from wsgi_s3.store.busy import when_unlocked
 
 _VERSION_COLUMNS = "bucket, key, version_id, timestamp_ns, is_latest, delete_marker, size, meta, segments, origin, tombstone"
 _INSERT_COLUMNS = _VERSION_COLUMNS + ", position, digest"
 _HOLDING_COLUMNS = "position, bucket, key, version_id, timestamp_ns, origin, tombstone, delete_marker"
+# The stamp (timestamp_ns or origin) of the last tag update of a live `versions` row, NULL without
+# one: folded into the row's digest (_fold_tags) and shown in its Holding, so that repair sees owners
+# that differ only in a version's tags. The same expression is in schema.py's migration 11.
+_TAGS_STAMP = """(SELECT t.{column} FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+    AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns AND versions.tombstone = 0)"""
 _SIGN = 1 << 63  # SQLite integers are signed: positions are stored shifted down by 2**63
 # A listing shows the ETag and checksum algorithms of a version, not its content headers or user metadata.
 _ENTRY_COLUMNS = """key, timestamp_ns, json_extract(meta, '$.etag'), size,
     (SELECT group_concat(checksum.key) FROM json_each(meta, '$.checksums') AS checksum),
     json_extract(meta, '$.checksum_type'), delete_marker, version_id"""
 # A bucket's versioning state ("", "Enabled" or "Suspended") is its "versioning" configuration document.
-_BUCKET_SELECT = """SELECT name, created_ns, region, owner,
-    COALESCE((SELECT document FROM bucket_configs WHERE bucket = name AND kind = 'versioning'), '') FROM buckets"""
+_BUCKET_SELECT = """SELECT name, created_ns, region, owner, COALESCE(config.document, ''), config.timestamp_ns, config.origin
+    FROM buckets LEFT JOIN bucket_configs AS config ON config.bucket = name AND config.kind = 'versioning'"""
 # A version listing shows the same, plus each version's id and place in history (model/versions.py order).
 _VERSION_ENTRY_COLUMNS = f"{_ENTRY_COLUMNS}, origin, tombstone, is_latest"  # _ENTRY_COLUMNS ends with version_id
 _HISTORY_ORDER = "timestamp_ns DESC, origin DESC, version_id DESC"
@@ -71,6 +78,7 @@ class Metadata:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.create_function("ring_position", 2, _position, deterministic=True)
             conn.create_function("record_digest", 7, _digest, deterministic=True)
+            conn.create_function("record_digest", 9, _digest, deterministic=True)
             migrate(conn, lambda: self._begin(conn))
             self._conn, self._pid = conn, os.getpid()
         return self._conn
@@ -114,31 +122,40 @@ class Metadata:
         rows = self.query(f"{_BUCKET_SELECT} WHERE name = ?", (name,))
         if not rows:
             raise errors.NotFound("bucket", name)
-        return BucketInfo(*rows[0])
+        return _bucket(rows[0])
 
     def list_buckets(self) -> list[BucketInfo]:
-        return [BucketInfo(*row) for row in self.query(f"{_BUCKET_SELECT} ORDER BY name")]
+        return [_bucket(row) for row in self.query(f"{_BUCKET_SELECT} ORDER BY name")]
 
-    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
-        rows = self.query("SELECT document FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind))
+    def get_bucket_config(self, bucket: str, kind: str) -> StampedDocument | None:
+        """The bucket's document of one kind with its stamp (a removal: no document); None if never set."""
+        rows = self.query("SELECT document, timestamp_ns, origin FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind))
         if not rows:
             self.get_bucket(bucket)
             return None
-        return rows[0][0]
+        return _stamped(*rows[0])
 
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        """Set (or with None, remove) the bucket's configuration document of one kind."""
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None, stamp: VersionStamp) -> bool:
+        """Set (or with None, remove) the bucket's configuration document of one kind, if `stamp` is
+        newer than the stamp of the one held (model/versions.py order): replicas that receive the
+        writes in any order keep the same one. A removal is a stamped tombstone. Returns whether it applied."""
         with self.write() as conn:
             _require_bucket(conn, bucket)
-            if document is None:
-                conn.execute("DELETE FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind))
-            else:
-                conn.execute("INSERT OR REPLACE INTO bucket_configs (bucket, kind, document) VALUES (?, ?, ?)", (bucket, kind, document))
+            row = conn.execute("SELECT document, timestamp_ns, origin FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind)).fetchone()
+            if row is not None and not newer(stamp, _stamped(*row).stamp):
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO bucket_configs (bucket, kind, document, timestamp_ns, origin) VALUES (?, ?, ?, ?, ?)",
+                (bucket, kind, document, stamp.timestamp_ns, stamp.origin),
+            )
+            return True
 
-    def bucket_configs(self, bucket: str) -> dict[str, str]:
-        """Every configuration document of the bucket, by kind (not the node's own marks, like _CLOSING)."""
+    def bucket_configs(self, bucket: str) -> dict[str, StampedDocument]:
+        """Every configuration document of the bucket (removals included), by kind, not the node's
+        own marks (like _CLOSING)."""
         self.get_bucket(bucket)
-        return dict(self.query("SELECT kind, document FROM bucket_configs WHERE bucket = ? AND kind NOT LIKE '.%'", (bucket,)))
+        rows = self.query("SELECT kind, document, timestamp_ns, origin FROM bucket_configs WHERE bucket = ? AND kind NOT LIKE '.%'", (bucket,))
+        return {kind: _stamped(*stamped) for kind, *stamped in rows}
 
     def close_bucket(self, name: str, until_ns: int) -> None:
         """Refuse new objects in the bucket until `until_ns` (or `reopen_bucket`): a cluster's
@@ -296,13 +313,13 @@ class Metadata:
         # The smallest real cursor is (first - 2**63, "", "", ""): every key is longer than "".
         cursor = (after[0] - _SIGN, *after[1:]) if after else (first - _SIGN, "", "", "")
         rows = self.query(
-            f"""SELECT {_HOLDING_COLUMNS} FROM versions
+            f"""SELECT {_HOLDING_COLUMNS}, {_TAGS_STAMP.format(column="timestamp_ns")}, {_TAGS_STAMP.format(column="origin")} FROM versions
                 WHERE position BETWEEN ? AND ? AND (tombstone = 0 OR timestamp_ns >= ?)
                   AND (position, bucket, key, version_id) > (?, ?, ?, ?)
                 ORDER BY position, bucket, key, version_id LIMIT ?""",
             (first - _SIGN, last - _SIGN, since_ns, *cursor, limit),
         )
-        return [Holding(row[0] + _SIGN, *row[1:6], bool(row[6]), bool(row[7])) for row in rows]
+        return [Holding(row[0] + _SIGN, *row[1:6], bool(row[6]), bool(row[7]), row[8] or 0, row[9] or "") for row in rows]
 
     # hints: keys whose records an owner missed
 
@@ -342,7 +359,7 @@ class Metadata:
         for blob_id in blob_ids:
             if not self.blob_exists(blob_id):
                 raise errors.Unavailable(f"staged blob {blob_id} was removed before its commit")
-        conn.executemany("INSERT INTO blobs (blob_id) VALUES (?)", [(blob_id,) for blob_id in blob_ids])
+        conn.executemany("INSERT INTO blobs (blob_id, refs) VALUES (?, 1)", [(blob_id,) for blob_id in blob_ids])
 
     def freed_blobs(self, freed_before_ns: int, limit: int) -> list[str]:
         rows = self.query("SELECT blob_id FROM blobs WHERE freed_ns IS NOT NULL AND freed_ns <= ? LIMIT ?", (freed_before_ns, limit))
@@ -442,6 +459,7 @@ class Metadata:
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 (bucket, key, update.version_id, update.version_ns, json.dumps(update.tags), update.timestamp_ns, update.origin),
             )
+            _fold_tags(conn, bucket, key, update.version_id)
 
     def current_tags(self, version: ObjectVersion) -> ObjectTags:
         """The tags of `version`: the last update of them, or those it was written with."""
@@ -523,6 +541,46 @@ class Metadata:
             )
             return lease
 
+    # versions that share blobs
+
+    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> StoredVersion:
+        """Commit `version`, a new version of `source`'s key made of exactly `source`'s blobs (each
+        gets one more holder): a restore that copies no bytes. `source` is looked up by its id and
+        must be here live, as the caller saw it (same stamp and writer), else NotFound. Returns the
+        version as stored, like `insert_version` (not latest if a newer one of its id is kept)."""
+        with self.write() as conn:
+            found = _version_row(conn, source.bucket, source.key, source.version_id)
+            if found is None or found.tombstone or found.delete_marker or (found.timestamp_ns, found.origin) != (source.timestamp_ns, source.origin):
+                _require_bucket(conn, source.bucket)
+                raise errors.NotFound("version", source.key)
+            blob_ids = [segment.blob_id for segment in found.segments]
+            # Held before the write can drop the source (the null version restored over itself).
+            _hold(conn, blob_ids)
+            shared = StoredVersion.of(replace(version, bucket=found.bucket, key=found.key, size=found.size), segments=found.segments)
+            stored, applied = _insert_version(conn, shared, False, None)
+            if not applied:
+                _free(conn, blob_ids)
+            return stored
+
+
+    # what repair needs of object tags (cluster/repair.py)
+
+    def tag_updates(self, bucket: str, key: str, limit: int) -> list[ObjectTags]:
+        """The tag updates kept of the key's versions (deleted ones have none), newest versions first."""
+        rows = self.query(
+            """SELECT version_id, version_ns, tags, timestamp_ns, origin FROM object_tags WHERE bucket = ? AND key = ?
+               ORDER BY version_ns DESC, version_id DESC LIMIT ?""",
+            (bucket, key, limit),
+        )
+        return [ObjectTags(version_id, version_ns, json.loads(tags), timestamp_ns, origin) for version_id, version_ns, tags, timestamp_ns, origin in rows]
+
+
+def _hold(conn: sqlite3.Connection, blob_ids: list[str]) -> None:
+    """One more holder of each of these blobs, which a live version holds already."""
+    for blob_id in blob_ids:
+        if conn.execute("UPDATE blobs SET refs = refs + 1 WHERE blob_id = ? AND refs > 0", (blob_id,)).rowcount != 1:
+            raise errors.Unavailable(f"blob {blob_id} of a live version is not recorded as held")
+
 
 def _version_entry(row: tuple) -> VersionEntry:
     key, ts, etag, size, algorithms, checksum_type, marker, version_id, origin, tombstone, is_latest = row
@@ -550,9 +608,13 @@ def _drop_upload(conn: sqlite3.Connection, upload_id: str, keep: Iterable[str]) 
 
 
 def _free(conn: sqlite3.Connection, blob_ids: list[str]) -> None:
-    """Mark blobs freed by this commit; the sweeper removes their files after the reclaim grace."""
+    """Drop one holder of each blob (once per occurrence); a blob whose last holder went is marked
+    freed by this commit, and the sweeper removes its file after the reclaim grace."""
     now = time.time_ns()
-    conn.executemany("UPDATE blobs SET freed_ns = ? WHERE blob_id = ?", [(now, blob_id) for blob_id in blob_ids])
+    conn.executemany(
+        "UPDATE blobs SET refs = refs - 1, freed_ns = CASE WHEN refs = 1 THEN ? ELSE freed_ns END WHERE blob_id = ? AND refs > 0",
+        [(now, blob_id) for blob_id in blob_ids],
+    )
 
 
 def _insert_version(
@@ -582,7 +644,19 @@ def _insert_version(
             "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (version.bucket, version.key, version.version_id)
         )
     conn.execute(f"INSERT INTO versions ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _to_row(version))
+    _fold_tags(conn, version.bucket, version.key, version.version_id)  # an update of its tags may have come first
     return replace(version, is_latest=_relink_latest(conn, version.bucket, version.key) == version.version_id), True
+
+
+def _bucket(row: tuple) -> BucketInfo:
+    name, created_ns, region, owner, versioning, timestamp_ns, origin = row
+    stamp = None if timestamp_ns is None else VersionStamp("", timestamp_ns, origin)
+    return BucketInfo(name, created_ns, region, owner, versioning, stamp)
+
+
+def _stamped(document: str | None, timestamp_ns: int, origin: str) -> StampedDocument:
+    # A configuration write stamps no version: its id is empty in every stored stamp.
+    return StampedDocument(document, VersionStamp("", timestamp_ns, origin))
 
 
 def _require_bucket(conn: sqlite3.Connection, bucket: str) -> None:
@@ -649,10 +723,16 @@ def _position(bucket: str, key: str) -> int:
     return object_position(bucket, key) - _SIGN
 
 
-def _digest(bucket: str, key: str, version_id: str, timestamp_ns: int, origin: str, tombstone: int, delete_marker: int) -> int:
+def _digest(
+    bucket: str, key: str, version_id: str, timestamp_ns: int, origin: str, tombstone: int, delete_marker: int,
+    tags_ns: int | None = None, tags_origin: str | None = None,
+) -> int:
     """32 bits of a record's identity: a stretch's digest is their sum, which two owners holding the
-    same records agree on whatever order they came in (and which cannot overflow 64 bits)."""
+    same records agree on whatever order they came in (and which cannot overflow 64 bits). The stamp
+    of the last update of its tags, if any, is part of it (a record without one keeps its digest)."""
     identity = "\0".join((bucket, key, version_id, str(timestamp_ns), origin, str(int(tombstone)), str(int(delete_marker))))
+    if tags_ns:
+        identity += f"\0tags\0{tags_ns}\0{tags_origin or ''}"
     return stable_hash(identity.encode("utf-8")) & 0xFFFFFFFF
 
 
@@ -676,3 +756,16 @@ def _from_row(row: tuple) -> StoredVersion:
 def _upload(row: tuple) -> Upload:
     upload_id, bucket, key, initiated_ns, meta, algorithm = row
     return Upload(upload_id, bucket, key, initiated_ns, _meta_from_json(meta), algorithm)
+
+
+def _fold_tags(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> None:
+    """Make the version's digest cover the stamp of the last update of its tags (see _TAGS_STAMP),
+    whichever of the version and the update arrived first. A version whose id has no tag update
+    (most commits) keeps the digest its row was inserted with, and is not written again."""
+    conn.execute(
+        f"""UPDATE versions SET digest = record_digest(bucket, key, version_id, timestamp_ns, origin, tombstone, delete_marker,
+                {_TAGS_STAMP.format(column="timestamp_ns")}, {_TAGS_STAMP.format(column="origin")})
+            WHERE bucket = ? AND key = ? AND version_id = ?
+              AND EXISTS (SELECT 1 FROM object_tags WHERE bucket = ? AND key = ? AND version_id = ?)""",
+        (bucket, key, version_id) * 2,
+    )

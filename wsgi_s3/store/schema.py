@@ -143,6 +143,52 @@ MIGRATIONS: list[str] = [
         state_ns  INTEGER NOT NULL
     ) WITHOUT ROWID
     """,
+    """
+    -- A configuration document carries the stamp of the write that set it (model/versions.py order,
+    -- with an empty version id), and a removal leaves a stamped tombstone (document NULL), so that
+    -- an older write arriving later (a replica, a repair) cannot bring it back. Rows from before
+    -- are stamped 0, which any write beats, except the shared documents a cluster stamped inside
+    -- them as JSON {"stamp_ns", "document"}, which are unwrapped to their stamp.
+    CREATE TABLE bucket_configs_stamped (
+        bucket        TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        document      TEXT,
+        timestamp_ns  INTEGER NOT NULL DEFAULT 0,
+        origin        TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (bucket, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO bucket_configs_stamped (bucket, kind, document) SELECT bucket, kind, document FROM bucket_configs;
+    UPDATE bucket_configs_stamped SET timestamp_ns = json_extract(document, '$.stamp_ns'), document = json_extract(document, '$.document')
+        WHERE bucket = '.wsgi-s3' AND CASE WHEN json_valid(document) AND json_type(document) = 'object'
+            THEN json_type(document, '$.stamp_ns') = 'integer' AND json_type(document, '$.document') = 'text' END;
+    DROP TABLE bucket_configs;
+    ALTER TABLE bucket_configs_stamped RENAME TO bucket_configs
+    """,
+    """
+    -- A blob may be held by several versions (a restore shares the bytes of the version it
+    -- restores): `refs` counts its holders (versions' segments and parts), and the commit that
+    -- drops the last one frees it. Existing blobs are counted from what holds them now, and a live
+    -- blob that nothing holds (a leak) is freed, so that the sweeper reclaims it.
+    ALTER TABLE blobs ADD COLUMN refs INTEGER NOT NULL DEFAULT 0;
+    UPDATE blobs SET refs = held.holders FROM (
+        SELECT blob_id, count(*) AS holders FROM (
+            SELECT json_extract(segment.value, '$[0]') AS blob_id FROM versions, json_each(versions.segments) AS segment
+            UNION ALL SELECT blob_id FROM parts)
+        GROUP BY blob_id) AS held
+    WHERE held.blob_id = blobs.blob_id AND blobs.freed_ns IS NULL;
+    UPDATE blobs SET freed_ns = CAST(strftime('%s', 'now') AS INTEGER) * 1000000000 WHERE refs = 0 AND freed_ns IS NULL
+    """,
+    """
+    -- A live version's digest also covers the stamp of the last update of its tags
+    -- (store/metadata.py _fold_tags), so that anti-entropy sees owners that differ only in tags.
+    UPDATE versions SET digest = record_digest(bucket, key, version_id, timestamp_ns, origin, tombstone, delete_marker,
+        (SELECT t.timestamp_ns FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+            AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns AND versions.tombstone = 0),
+        (SELECT t.origin FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+            AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns AND versions.tombstone = 0))
+    WHERE tombstone = 0 AND EXISTS (SELECT 1 FROM object_tags AS t WHERE t.bucket = versions.bucket AND t.key = versions.key
+        AND t.version_id = versions.version_id AND t.version_ns = versions.timestamp_ns)
+    """,
 ]
 
 

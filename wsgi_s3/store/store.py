@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, StoredPart, StoredVersion, Upload, VersionEntry
-from wsgi_s3.model.versions import now_ns
+from wsgi_s3.model.versions import StampedDocument, VersionStamp, now_ns
 from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
 
@@ -40,16 +40,16 @@ class Store:
     def list_buckets(self) -> list[BucketInfo]:
         return self.meta.list_buckets()
 
-    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
+    def get_bucket_config(self, bucket: str, kind: str) -> StampedDocument | None:
         return self.meta.get_bucket_config(bucket, kind)
 
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        self.meta.put_bucket_config(bucket, kind, document)
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None, stamp: VersionStamp) -> bool:
+        return self.meta.put_bucket_config(bucket, kind, document, stamp)
 
     def delete_bucket(self, name: str, *, purge: bool = False) -> None:
         self.meta.delete_bucket(name, purge=purge)
 
-    def bucket_configs(self, bucket: str) -> dict[str, str]:
+    def bucket_configs(self, bucket: str) -> dict[str, StampedDocument]:
         return self.meta.bucket_configs(bucket)
 
     def close_bucket(self, name: str, seconds: int) -> None:
@@ -205,3 +205,13 @@ class Store:
         """Take, renew (storing `state` when given) or with ttl 0 give back a lease of background
         work, judged by this node's clock: see Metadata.claim_lease."""
         return self.meta.claim_lease(name, holder, now_ns(), ttl_ns, state)
+
+    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> StoredVersion:
+        """Commit `version` over the blobs of `source` (same bucket and key), copying no bytes: see
+        Metadata.share_version. Nothing was staged, so a failure leaves nothing to remove."""
+        return self.meta.share_version(source, version)
+
+    def tag_updates(self, bucket: str, key: str, limit: int) -> list[ObjectTags]:
+        """The tag updates this store keeps of the key's versions, newest versions first (repair
+        compares them between owners: see Metadata.tag_updates)."""
+        return self.meta.tag_updates(bucket, key, limit)

@@ -7,8 +7,8 @@ greenlets, each object checked and done as its own S3 request would be, its fail
 
 copy and move write `dest_bucket`/`dest_key` (each defaults to the source's) from the source's
 latest version or `version_id`; move then deletes the source as DeleteObject would. restore makes
-version `version_id` of a key current again by copying it over the key (a new version with its
-bytes, streamed through the backend). A dry run checks everything (permissions, names, that
+version `version_id` of a key current again as POST ?restore does (a new version over the same
+bytes, none copied). A dry run checks everything (permissions, names, that
 buckets and sources exist) and changes nothing.
 """
 
@@ -82,6 +82,16 @@ class Batch:
 
     def copy(self, item: Item) -> dict[str, Any]:
         """The source version written as a new version of the destination (CopyObject, COPY directives)."""
+        return self._write(
+            item,
+            lambda source, bucket: versioning.write_copy(
+                self.ctx.backend, source, bucket, item.dest_key, self.ctx.clock, **versioning.copied_meta(source)
+            ),
+        )
+
+    def _write(self, item: Item, write: Callable[[ObjectVersion, BucketInfo], ObjectVersion]) -> dict[str, Any]:
+        """Check a copy of the item's source to its destination as CopyObject would be checked, then
+        (unless a dry run) `write` the new version from the source into the destination bucket."""
         copy_source = {"x-amz-copy-source": api.object_path(item.bucket, item.key)}  # makes the PUT a CopyObject
         api.authorize(self.ctx, self.authenticator, "PUT", item.dest_bucket, item.dest_key, headers=copy_source)
         api.authorize(self.ctx, self.authenticator, "GET", item.bucket, item.key)  # the source, in scope and readable
@@ -92,7 +102,7 @@ class Batch:
         bucket = self.bucket(item.dest_bucket)
         if self.dry_run:
             return {}
-        version = versioning.write_copy(self.ctx.backend, source, bucket, item.dest_key, self.ctx.clock, **versioning.copied_meta(source))
+        version = write(source, bucket)
         return {"etag": version.etag, **_version_fields(version.version_id, False)}
 
     def move(self, item: Item) -> dict[str, Any]:
@@ -110,7 +120,8 @@ class Batch:
     def restore(self, item: Item) -> dict[str, Any]:
         if item.version_id is None:
             raise errors.InvalidArgument("restore needs the version_id of the version to make current", ArgumentName="version_id")
-        return self.copy(Item(item.bucket, item.key, item.version_id, item.bucket, item.key))
+        onto_itself = Item(item.bucket, item.key, item.version_id, item.bucket, item.key)
+        return self._write(onto_itself, lambda source, bucket: versioning.restore(self.ctx.backend, source, bucket, self.ctx.clock))
 
     def _admit_delete(self, item: Item) -> None:
         api.authorize(self.ctx, self.authenticator, "DELETE", item.bucket, item.key, {"versionId": item.version_id} if item.version_id else {})

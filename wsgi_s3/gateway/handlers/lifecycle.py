@@ -22,7 +22,7 @@ def put_bucket_lifecycle_configuration(ctx: S3Context) -> None:
     else:
         require_integrity_header(ctx.headers)
         rules = lifecycle.parse_xml(document)
-    ctx.backend.put_bucket_config(ctx.bucket, KIND, lifecycle.dumps(rules))
+    ctx.backend.put_bucket_config(ctx.bucket, KIND, lifecycle.dumps(rules), ctx.clock.config_stamp())
 
 
 def get_bucket_lifecycle_configuration(ctx: S3Context) -> None:
@@ -33,7 +33,7 @@ def get_bucket_lifecycle_configuration(ctx: S3Context) -> None:
 
 
 def delete_bucket_lifecycle(ctx: S3Context) -> None:
-    ctx.backend.put_bucket_config(ctx.bucket, KIND, None)
+    ctx.backend.put_bucket_config(ctx.bucket, KIND, None, ctx.clock.config_stamp())
     ctx.resp.status = falcon.HTTP_204
 
 

@@ -69,10 +69,10 @@ def put_bucket_tagging(ctx: S3Context) -> None:
     require_content_checksum(ctx)
     tags = check_tag_set(parse_tagging(ctx.document()), "bucket")
     # An empty tag set leaves the bucket without one (GetBucketTagging: NoSuchTagSet).
-    ctx.backend.put_bucket_config(ctx.bucket, BUCKET_TAGS, json.dumps(tags) if tags else None)
+    ctx.backend.put_bucket_config(ctx.bucket, BUCKET_TAGS, json.dumps(tags) if tags else None, ctx.clock.config_stamp())
     ctx.resp.status = falcon.HTTP_204
 
 
 def delete_bucket_tagging(ctx: S3Context) -> None:
-    ctx.backend.put_bucket_config(ctx.bucket, BUCKET_TAGS, None)
+    ctx.backend.put_bucket_config(ctx.bucket, BUCKET_TAGS, None, ctx.clock.config_stamp())
     ctx.resp.status = falcon.HTTP_204

@@ -27,7 +27,7 @@ def put_bucket_versioning(ctx: S3Context) -> None:
     if mfa_delete == "Enabled":
         raise errors.NotImplemented_("MFA Delete is not implemented.")
     if status is not None:
-        ctx.backend.put_bucket_config(ctx.bucket, "versioning", status)
+        ctx.backend.put_bucket_config(ctx.bucket, "versioning", status, ctx.clock.config_stamp())
     else:
         ctx.backend.get_bucket(ctx.bucket)  # nothing to change, but the bucket must exist
 
@@ -39,8 +39,8 @@ def _put_policy(ctx: S3Context, policy: versioning.VersionPolicy) -> None:
     bucket = ctx.backend.get_bucket(ctx.bucket)
     status = "Enabled" if policy.enabled else "Suspended" if bucket.versioning else None
     if status is not None:
-        ctx.backend.put_bucket_config(ctx.bucket, "versioning", status)
-    ctx.backend.put_bucket_config(ctx.bucket, versioning.POLICY, policy.document())
+        ctx.backend.put_bucket_config(ctx.bucket, "versioning", status, ctx.clock.config_stamp())
+    ctx.backend.put_bucket_config(ctx.bucket, versioning.POLICY, policy.document(), ctx.clock.config_stamp())
 
 
 def get_bucket_versioning(ctx: S3Context) -> None:
@@ -49,14 +49,14 @@ def get_bucket_versioning(ctx: S3Context) -> None:
 
 
 def restore_object_version(ctx: S3Context) -> None:
-    """The named version's bytes and metadata become a new current version (streamed from storage
-    as CopyObject does); older versions stay. A delete marker cannot be restored (405)."""
+    """The named version's bytes and metadata become a new current version, which shares its
+    bytes (none are copied); older versions stay. A delete marker cannot be restored (405)."""
     version_id = check_version_id(ctx.query.get("versionId"))
     if version_id is None:
         raise errors.NotImplemented_("Restoring archived objects is not implemented: POST ?restore takes a versionId to make current again.")
     source = find_version(ctx, ctx.bucket, ctx.key, version_id)
     bucket = ctx.backend.get_bucket(ctx.bucket)
-    version = versioning.write_copy(ctx.backend, source, bucket, ctx.key, ctx.clock, **versioning.copied_meta(source))
+    version = versioning.restore(ctx.backend, source, bucket, ctx.clock)
     write_headers(ctx, version, bucket=bucket)
     _json(ctx, {"bucket": ctx.bucket, "key": ctx.key, "restored_version_id": source.version_id, "version_id": version.version_id})
 
