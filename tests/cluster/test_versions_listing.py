@@ -15,7 +15,7 @@ from wsgi_s3.backend.base import Backend
 from wsgi_s3.backend.cluster import ClusterBackend
 from wsgi_s3.backend.local import LocalBackend
 from wsgi_s3.cluster.node_client import NodeClient
-from wsgi_s3.model.types import ObjectMeta
+from wsgi_s3.model.types import ObjectMeta, StoredVersion
 from wsgi_s3.model.versions import NULL_VERSION, VersionStamp, new_version_id, stamped_version
 from wsgi_s3.store.store import Store
 
@@ -45,7 +45,7 @@ Record = Callable[[NodeClient | LocalBackend], None]
 
 def write(key: str, at: int, version_id: str | None = None) -> Record:
     """An empty version stamped `at` (no blob: the listing is about records, not bytes)."""
-    version = stamped_version(BUCKET, key, VersionStamp(version_id or new_version_id(at), at, "g"), 0, ObjectMeta(etag="e"))
+    version = StoredVersion.of(stamped_version(BUCKET, key, VersionStamp(version_id or new_version_id(at), at, "g"), 0, ObjectMeta(etag="e")))
 
     def apply(target: NodeClient | LocalBackend) -> None:
         if isinstance(target, LocalBackend):

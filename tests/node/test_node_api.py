@@ -15,15 +15,15 @@ import pytest
 from tests.node.conftest import TOKEN
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload
 from wsgi_s3.model.versions import NULL_VERSION, StampedDocument, VersionStamp, new_version_id
 from wsgi_s3.node import protocol
 
 
-def version_of(bucket: str, key: str, staged: list[StagedBlob], *, stamp: int = 1000, version_id: str = NULL_VERSION) -> ObjectVersion:
+def version_of(bucket: str, key: str, staged: list[StagedBlob], *, stamp: int = 1000, version_id: str = NULL_VERSION) -> StoredVersion:
     meta = ObjectMeta(etag=uuid.uuid4().hex, content={"content-type": "text/plain"}, user_meta={"colour": "blue"})
     segments = tuple(Segment(blob.blob_id, blob.size) for blob in staged)
-    return ObjectVersion(bucket, key, version_id, stamp, sum(s.size for s in segments), meta, segments, origin="gw-1")
+    return StoredVersion(bucket, key, version_id, stamp, sum(s.size for s in segments), meta, origin="gw-1", segments=segments)
 
 
 def put(client: NodeClient, bucket: str, key: str, data: bytes, **options) -> ObjectVersion:
@@ -153,7 +153,7 @@ def test_entries_in_key_order_after_a_marker_and_before_a_bound(client: NodeClie
     keys = ["b", "a/1", "a/2", "c", "é", "a"]
     for stamp, key in enumerate(keys, 1):
         put(client, bucket, key, key.encode(), stamp=stamp)
-    marker = ObjectVersion(bucket, "c", NULL_VERSION, 99, 0, ObjectMeta(etag=""), delete_marker=True, origin="gw-1")
+    marker = StoredVersion(bucket, "c", NULL_VERSION, 99, 0, ObjectMeta(etag=""), delete_marker=True, origin="gw-1")
     client.commit_version(marker)
     everything = client.entries_after(bucket, "", False, None, 100)
     assert [entry.key for entry in everything] == ["a", "a/1", "a/2", "b", "c", "é"]  # UTF-8 byte order
@@ -204,7 +204,7 @@ def test_multipart_upload_reads_across_parts(client: NodeClient, bucket: str):
     parts = []
     for number, data in bodies.items():
         staged = client.stage(io.BytesIO(data), len(data))
-        part = Part(number, f"etag{number}", staged.size, 1000 + number, staged.blob_id, {"CRC32": "AAAAAA=="})
+        part = StoredPart(number, f"etag{number}", staged.size, 1000 + number, {"CRC32": "AAAAAA=="}, blob_id=staged.blob_id)
         client.put_part(upload.upload_id, part)
         parts.append(part)
     assert client.list_parts(upload.upload_id) == parts
@@ -212,7 +212,7 @@ def test_multipart_upload_reads_across_parts(client: NodeClient, bucket: str):
     whole = b"".join(bodies.values())
     meta = ObjectMeta(etag="abc-3", part_sizes=tuple(len(b) for b in bodies.values()))
     version = ObjectVersion(bucket, "mp", NULL_VERSION, 5000, len(whole), meta, origin="gw-1")
-    done = client.complete_upload(upload.upload_id, version, parts)
+    done = client.complete_upload(upload.upload_id, version, [Part.of(part) for part in parts])  # as a gateway names them
     assert len(done.segments) == 3 and done.meta.part_sizes == meta.part_sizes
     head = client.get_version(bucket, "mp")
     assert read_all(client, head, 0, len(whole)) == whole
@@ -232,7 +232,7 @@ def test_abort_and_a_part_of_an_unknown_upload(client: NodeClient, bucket: str):
     assert missing.value.what == "upload"
     staged = client.stage(io.BytesIO(b"p"), 1)
     with pytest.raises(errors.NotFound):
-        client.put_part(upload.upload_id, Part(1, "e", 1, 1, staged.blob_id))
+        client.put_part(upload.upload_id, StoredPart(1, "e", 1, 1, blob_id=staged.blob_id))
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token", TOKEN + "x"])

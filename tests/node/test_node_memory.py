@@ -10,7 +10,7 @@ import io
 
 from tests.functional.test_memory import MIB, blocks, pss_bytes
 from wsgi_s3.cluster.node_client import NodeClient
-from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Segment
+from wsgi_s3.model.types import ObjectMeta, Segment, StoredVersion
 from wsgi_s3.model.versions import NULL_VERSION
 
 SIZE = 50 * MIB
@@ -61,7 +61,7 @@ def test_staging_and_reading_50_mib_keeps_node_memory_flat(tmp_path):
         body = SampledBody(sample)
         staged = client.stage(body)  # chunked, as a gateway relaying a client's stream sends it
         assert staged.size == SIZE and body.sent == SIZE
-        version = ObjectVersion("memory", "big", NULL_VERSION, 1, SIZE, ObjectMeta(etag="e"), (Segment(staged.blob_id, SIZE),))
+        version = StoredVersion("memory", "big", NULL_VERSION, 1, SIZE, ObjectMeta(etag="e"), segments=(Segment(staged.blob_id, SIZE),))
         client.commit_version(version)
         stream = client.read(client.get_version("memory", "big"), 0, SIZE)
         received, digest = 0, hashlib.md5()

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload
+from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload
 from wsgi_s3.model.versions import StampedDocument, VersionStamp
 from wsgi_s3.node import protocol
 
@@ -42,7 +42,7 @@ def test_other_answers_are_refusals_or_unavailability():
 
 def test_records_survive_the_trip():
     meta = ObjectMeta("e-2", {"content-type": "a/b"}, {"k": "v"}, {"CRC32": "AAAA"}, "COMPOSITE", (5, 1), ("x", "y"))
-    version = ObjectVersion("b", "k/é", "v1", 7, 6, meta, (Segment(BLOB, 5), Segment(BLOB, 1)), False, False, "gw")
+    version = StoredVersion("b", "k/é", "v1", 7, 6, meta, False, False, "gw", segments=(Segment(BLOB, 5), Segment(BLOB, 1)))
     assert protocol.version_from(json.loads(json.dumps(protocol.version_json(version)))) == version
     entry = ListEntry("k", 7, "e", 6, ("CRC32",), "FULL_OBJECT", True)
     assert protocol.entry_from(protocol.entry_json(entry)) == entry
@@ -52,8 +52,12 @@ def test_records_survive_the_trip():
     assert protocol.bucket_from(json.loads(json.dumps(protocol.bucket_json(stamped)))) == stamped
     upload = Upload("u", "b", "k", 3, meta, "CRC32")
     assert protocol.upload_from(protocol.upload_json(upload)) == upload
-    part = Part(2, "e", 5, 9, BLOB, {"CRC32": "AAAA"})
-    assert protocol.part_from(protocol.part_json(part)) == part
+    part = StoredPart(2, "e", 5, 9, {"CRC32": "AAAA"}, blob_id=BLOB)
+    assert protocol.stored_part_from(protocol.stored_part_json(part)) == part
+    # A completion names a part without its blob (each node finds its own), and one that still
+    # sends the blob id (a gateway of the release before) is understood.
+    assert protocol.part_json(part) == protocol.part_json(Part.of(part)) and "blob_id" not in protocol.part_json(part)
+    assert protocol.part_from(protocol.stored_part_json(part)) == protocol.part_from(protocol.part_json(part)) == Part.of(part)
     staged = StagedBlob(BLOB, 5, 123)
     assert protocol.staged_from(protocol.staged_json(staged)) == staged
 
@@ -112,12 +116,13 @@ def test_configuration_documents_travel_with_their_stamp_and_a_document_needs_on
 
 def test_a_share_names_its_source_by_its_identity_on_the_versions_key():
     meta = ObjectMeta(etag="e-2", part_sizes=(5, 3))
-    source = ObjectVersion("b", "k", "v1", 10, 8, meta, (Segment("a" * 32, 5), Segment("b" * 32, 3)), origin="gw")
+    source = StoredVersion("b", "k", "v1", 10, 8, meta, origin="gw", segments=(Segment("a" * 32, 5), Segment("b" * 32, 3)))
     version = ObjectVersion("b", "k", "v2", 20, 8, meta, origin="gw")
     sent = json.loads(json.dumps(protocol.share_json(source, version)))
     assert sent["source"] == {"version_id": "v1", "timestamp_ns": 10, "origin": "gw"}  # each node finds its own blobs of it
+    assert sent["version"]["segments"] == []  # and gives them to the version itself
     named, shared = protocol.share_from(sent)
-    assert (named.bucket, named.key, named.version_id, named.timestamp_ns, named.origin, shared) == ("b", "k", "v1", 10, "gw", version)
+    assert (named.bucket, named.key, named.version_id, named.timestamp_ns, named.origin, shared) == ("b", "k", "v1", 10, "gw", StoredVersion.of(version))
     for wrong in ({**sent, "source": {"version_id": "v1", "timestamp_ns": "10", "origin": "gw"}}, {"version": sent["version"]}):
         with pytest.raises(protocol.BadRequest):
             protocol.share_from(wrong)

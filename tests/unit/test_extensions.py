@@ -63,7 +63,7 @@ def test_the_chunk_plan():
     plan = Plan(total_size=25, chunk_size=10)
     assert (plan.count, [plan.size(n) for n in (1, 2, 3)]) == (3, [10, 10, 5])
     assert (Plan(10, 10).count, Plan(1, 5 * 1024**3).count) == (1, 1)
-    parts = [Part(1, "e", 10, 0, "b"), Part(2, "e", 7, 0, "b"), Part(3, "e", 5, 0, "b"), Part(4, "e", 5, 0, "b")]
+    parts = [Part(1, "e", 10, 0), Part(2, "e", 7, 0), Part(3, "e", 5, 0), Part(4, "e", 5, 0)]
     # A part of the wrong size is still to upload; a part beyond the plan is not one of its chunks.
     assert sorted(plan.done(parts)) == [1, 3]
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from wsgi_s3.backend.listing import after_prefix, list_page
-from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Segment
+from wsgi_s3.model.types import ObjectMeta, Segment, StoredVersion
 from wsgi_s3.store.store import Store
 
 
@@ -25,7 +25,7 @@ def put(store: Store, key: str, *, marker: bool = False) -> None:
         staged = store.stage(io.BytesIO(b"x"))
         segments = (Segment(staged.blob_id, 1),)
     store.commit_version(
-        ObjectVersion("bucket", key, "null", time.time_ns(), 0 if marker else 1, ObjectMeta(etag="e"), segments, delete_marker=marker)
+        StoredVersion("bucket", key, "null", time.time_ns(), 0 if marker else 1, ObjectMeta(etag="e"), delete_marker=marker, segments=segments)
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from wsgi_s3.backend.listing import list_page
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Segment, StoredPart, StoredVersion, Upload
 from wsgi_s3.model.versions import HybridClock
 from wsgi_s3.store.schema import MIGRATIONS
 from wsgi_s3.store.store import Store
@@ -26,16 +26,16 @@ def store(tmp_path):
     return store
 
 
-def put(store: Store, key: str, data: bytes, version_id: str = "null", timestamp: int | None = None, origin: str = "") -> ObjectVersion:
+def put(store: Store, key: str, data: bytes, version_id: str = "null", timestamp: int | None = None, origin: str = "") -> StoredVersion:
     staged = store.stage(io.BytesIO(data))
-    version = ObjectVersion(
-        "bucket", key, version_id, timestamp or time.time_ns(), len(data), ObjectMeta(etag="e"), (Segment(staged.blob_id, staged.size),),
+    version = StoredVersion(
+        "bucket", key, version_id, timestamp or time.time_ns(), len(data), ObjectMeta(etag="e"), segments=(Segment(staged.blob_id, staged.size),),
         origin=origin,
     )
     return store.commit_version(version)
 
 
-def read(store: Store, version: ObjectVersion, start: int = 0, length: int | None = None) -> bytes:
+def read(store: Store, version: StoredVersion, start: int = 0, length: int | None = None) -> bytes:
     stream = store.read(version, start, version.size if length is None else length)
     data = stream.read() if hasattr(stream, "read") else b"".join(stream)
     if hasattr(stream, "close"):
@@ -79,7 +79,7 @@ def test_overwrite_of_null_version_frees_the_old_blob_after_the_reclaim_grace(st
 
 def test_a_reader_keeps_every_segment_of_what_it_opened(store):
     blobs = [store.stage(io.BytesIO(data)) for data in (b"first-", b"second-", b"third")]
-    version = ObjectVersion("bucket", "mp", "null", 1, 18, ObjectMeta(etag="x-3"), tuple(Segment(b.blob_id, b.size) for b in blobs))
+    version = StoredVersion("bucket", "mp", "null", 1, 18, ObjectMeta(etag="x-3"), segments=tuple(Segment(b.blob_id, b.size) for b in blobs))
     store.commit_version(version)
     stream = store.read(store.get_version("bucket", "mp"), 0, 18)
     assert stream.read(6) == b"first-"
@@ -125,7 +125,7 @@ def test_equal_stamps_are_ordered_by_writer(store, arrival):
 
 def test_a_replayed_commit_changes_nothing(store):
     first = put(store, "k", b"once", version_id="v1", timestamp=1_000, origin="g")
-    replay = ObjectVersion("bucket", "k", "v1", 1_000, 4, ObjectMeta(etag="e"), (Segment(store.stage(io.BytesIO(b"once")).blob_id, 4),), origin="g")
+    replay = StoredVersion("bucket", "k", "v1", 1_000, 4, ObjectMeta(etag="e"), segments=(Segment(store.stage(io.BytesIO(b"once")).blob_id, 4),), origin="g")
     store.commit_version(replay)
     assert store.get_version("bucket", "k").segments == first.segments
     assert len(blob_files(store)) == 1
@@ -189,7 +189,7 @@ def test_the_hybrid_clock_never_runs_backwards():
 
 def test_a_failed_commit_removes_its_staged_blob_whatever_the_error(store, monkeypatch):
     staged = store.stage(io.BytesIO(b"data"))
-    version = ObjectVersion("bucket", "k", "null", time.time_ns(), 4, ObjectMeta(etag="e"), (Segment(staged.blob_id, 4),))
+    version = StoredVersion("bucket", "k", "null", time.time_ns(), 4, ObjectMeta(etag="e"), segments=(Segment(staged.blob_id, 4),))
     monkeypatch.setattr("wsgi_s3.store.metadata._insert_version", lambda *args: (_ for _ in ()).throw(sqlite3.OperationalError("disk I/O error")))
     with pytest.raises(sqlite3.OperationalError):
         store.commit_version(version)
@@ -214,7 +214,7 @@ def test_a_write_waits_for_the_lock_then_is_busy_and_leaves_nothing(tmp_path):
 def test_conditional_create_is_checked_inside_the_commit(store):
     put(store, "k", b"first")
     staged = store.stage(io.BytesIO(b"second"))
-    version = ObjectVersion("bucket", "k", "null", time.time_ns(), 6, ObjectMeta(etag="e"), (Segment(staged.blob_id, 6),))
+    version = StoredVersion("bucket", "k", "null", time.time_ns(), 6, ObjectMeta(etag="e"), segments=(Segment(staged.blob_id, 6),))
     with pytest.raises(errors.PreconditionFailed):
         store.commit_version(version, if_none_match=True)
     assert read(store, store.get_version("bucket", "k")) == b"first"
@@ -223,7 +223,7 @@ def test_conditional_create_is_checked_inside_the_commit(store):
 
 def test_ranges_across_segments(store):
     a, b = store.stage(io.BytesIO(b"abcdef")), store.stage(io.BytesIO(b"ghij"))
-    version = ObjectVersion("bucket", "mp", "null", 1, 10, ObjectMeta(etag="x-2"), (Segment(a.blob_id, 6), Segment(b.blob_id, 4)))
+    version = StoredVersion("bucket", "mp", "null", 1, 10, ObjectMeta(etag="x-2"), segments=(Segment(a.blob_id, 6), Segment(b.blob_id, 4)))
     store.commit_version(version)
     assert read(store, version) == b"abcdefghij"
     assert read(store, version, 4, 4) == b"efgh"
@@ -274,7 +274,7 @@ def test_listing_skips_a_large_prefix_in_one_seek(store, monkeypatch):
 
 def test_delete_markers_hide_keys_from_listing(store):
     put(store, "k", b"x", version_id="v1", timestamp=1)
-    marker = ObjectVersion("bucket", "k", "v2", 2, 0, ObjectMeta(etag=""), (), delete_marker=True)
+    marker = StoredVersion("bucket", "k", "v2", 2, 0, ObjectMeta(etag=""), delete_marker=True)
     store.commit_version(marker)
     assert listing(store).objects == []
     assert store.get_version("bucket", "k").delete_marker
@@ -286,7 +286,7 @@ def test_complete_upload_is_one_step_and_frees_unused_parts(store):
     parts = []
     for number, data in enumerate([b"aaa", b"bbb", b"unused"], start=1):
         staged = store.stage(io.BytesIO(data))
-        part = Part(number, "etag", staged.size, 1, staged.blob_id)
+        part = StoredPart(number, "etag", staged.size, 1, blob_id=staged.blob_id)
         store.put_part("u1", part)
         parts.append(part)
     version = ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2"))
@@ -299,12 +299,12 @@ def test_complete_upload_is_one_step_and_frees_unused_parts(store):
         store.complete_upload("u1", version, parts[:2])
 
 
-def _upload_with_parts(store: Store, *contents: bytes) -> list[Part]:
+def _upload_with_parts(store: Store, *contents: bytes) -> list[StoredPart]:
     store.create_upload(Upload("u1", "bucket", "mp", 1, ObjectMeta(etag="")))
     parts = []
     for number, data in enumerate(contents, start=1):
         staged = store.stage(io.BytesIO(data))
-        parts.append(Part(number, f"etag-{data.decode()}", staged.size, 1, staged.blob_id))
+        parts.append(StoredPart(number, f"etag-{data.decode()}", staged.size, 1, blob_id=staged.blob_id))
         store.put_part("u1", parts[-1])
     return parts
 
@@ -313,7 +313,7 @@ def test_complete_uses_the_parts_as_they_are_at_commit_time(store):
     validated = _upload_with_parts(store, b"aaa", b"bbb")
     # Part 1 is uploaded again (same bytes, same ETag) after Complete read the parts list.
     again = store.stage(io.BytesIO(b"aaa"))
-    store.put_part("u1", Part(1, "etag-aaa", 3, 2, again.blob_id))
+    store.put_part("u1", StoredPart(1, "etag-aaa", 3, 2, blob_id=again.blob_id))
     store.complete_upload("u1", ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2")), validated)
     sweep(store)  # reclaims the first upload of part 1, which the object must not use
     assert read(store, store.get_version("bucket", "mp")) == b"aaabbb"
@@ -322,7 +322,7 @@ def test_complete_uses_the_parts_as_they_are_at_commit_time(store):
 def test_complete_refuses_a_part_replaced_by_different_bytes(store):
     validated = _upload_with_parts(store, b"aaa", b"bbb")
     other = store.stage(io.BytesIO(b"zzz"))
-    store.put_part("u1", Part(1, "etag-zzz", 3, 2, other.blob_id))
+    store.put_part("u1", StoredPart(1, "etag-zzz", 3, 2, blob_id=other.blob_id))
     with pytest.raises(errors.NotFound) as exc:
         store.complete_upload("u1", ObjectVersion("bucket", "mp", "null", 5, 6, ObjectMeta(etag="x-2")), validated)
     assert exc.value.what == "part"
@@ -359,7 +359,7 @@ def test_a_commit_after_its_staged_blob_was_swept_fails_and_shows_nothing(store)
     staged = store.stage(io.BytesIO(b"slow"))
     age(store.blobs.path(staged.blob_id), 7200)
     assert sweep(store, grace=3600) == 1
-    version = ObjectVersion("bucket", "k", "null", time.time_ns(), 4, ObjectMeta(etag="e"), (Segment(staged.blob_id, 4),))
+    version = StoredVersion("bucket", "k", "null", time.time_ns(), 4, ObjectMeta(etag="e"), segments=(Segment(staged.blob_id, 4),))
     with pytest.raises(errors.Unavailable):
         store.commit_version(version)
     with pytest.raises(errors.NotFound):

@@ -11,7 +11,7 @@ import pytest
 
 from tests.unit.test_store import blob_files, delete, put, read, sweep
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Part, Segment, Upload
+from wsgi_s3.model.types import ObjectMeta, ObjectVersion, StoredPart, StoredVersion, Upload
 from wsgi_s3.store.schema import MIGRATIONS
 from wsgi_s3.store.store import Store
 
@@ -104,7 +104,7 @@ def test_a_source_deleted_or_written_again_is_not_found_and_nothing_changes(stor
     delete(store, "k", "v1")
     with pytest.raises(errors.NotFound):
         share(store, versioned, "v2")
-    marker = store.commit_version(ObjectVersion("bucket", "k", "m1", time.time_ns(), 0, ObjectMeta(etag=""), delete_marker=True))
+    marker = store.commit_version(StoredVersion("bucket", "k", "m1", time.time_ns(), 0, ObjectMeta(etag=""), delete_marker=True))
     with pytest.raises(errors.NotFound):
         share(store, marker, "v3")
     assert [v.version_id for v in store.key_history("bucket", "k", 10) if not v.tombstone] == ["m1", "null"]
@@ -112,7 +112,7 @@ def test_a_source_deleted_or_written_again_is_not_found_and_nothing_changes(stor
 
 
 def test_an_empty_version_is_shared_with_no_blob(store):
-    source = store.commit_version(ObjectVersion("bucket", "e", "v1", time.time_ns(), 0, ObjectMeta(etag="d41d")))
+    source = store.commit_version(StoredVersion("bucket", "e", "v1", time.time_ns(), 0, ObjectMeta(etag="d41d")))
     shared = share(store, source, "v2")
     assert (shared.size, shared.etag, counts(store)) == (0, "d41d", {})
 
@@ -123,7 +123,7 @@ def _multipart(store: Store, key: str, *contents: bytes, extra: bytes = b"") -> 
     parts = []
     for number, data in enumerate([*contents, extra] if extra else contents, start=1):
         staged = store.stage(io.BytesIO(data))
-        part = Part(number, f"e{number}", staged.size, 1, staged.blob_id)
+        part = StoredPart(number, f"e{number}", staged.size, 1, blob_id=staged.blob_id)
         store.put_part(upload.upload_id, part)
         parts.append(part)
     size = sum(len(data) for data in contents)
@@ -157,7 +157,7 @@ def test_a_purged_bucket_drops_every_holder_and_its_uploads_parts(store):
     upload = Upload("u1", "bucket", "mp", 1, ObjectMeta(etag=""))
     store.create_upload(upload)
     staged = store.stage(io.BytesIO(b"part"))
-    store.put_part("u1", Part(1, "e", staged.size, 1, staged.blob_id))
+    store.put_part("u1", StoredPart(1, "e", staged.size, 1, blob_id=staged.blob_id))
     store.delete_bucket("bucket", purge=True)
     assert sweep(store) == 2 and blob_files(store) == []
 
@@ -166,7 +166,7 @@ def test_an_aborted_upload_and_a_replaced_part_free_their_blobs(store):
     store.create_upload(Upload("u1", "bucket", "mp", 1, ObjectMeta(etag="")))
     for data in (b"first try", b"second try"):
         staged = store.stage(io.BytesIO(data))
-        store.put_part("u1", Part(1, "e", staged.size, 1, staged.blob_id))
+        store.put_part("u1", StoredPart(1, "e", staged.size, 1, blob_id=staged.blob_id))
     assert sweep(store) == 1
     store.abort_upload("bucket", "mp", "u1")
     assert sweep(store) == 1 and blob_files(store) == []
@@ -183,7 +183,7 @@ def test_migration_counts_the_holders_of_existing_blobs(tmp_path):
     _, other = put_blob(store, "other", b"other", "v1")
     store.create_upload(Upload("u1", "bucket", "mp", 1, ObjectMeta(etag="")))
     staged = store.stage(io.BytesIO(b"part"))
-    store.put_part("u1", Part(1, "e", staged.size, 1, staged.blob_id))
+    store.put_part("u1", StoredPart(1, "e", staged.size, 1, blob_id=staged.blob_id))
     leaked = store.stage(io.BytesIO(b"leaked"))
     store.meta.close()
     db = sqlite3.connect(data_dir / "meta.db", isolation_level=None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from wsgi_s3.backend.listing import list_versions_page
-from wsgi_s3.model.types import ObjectMeta, ObjectVersion, VersionEntry
+from wsgi_s3.model.types import ObjectMeta, StoredVersion, VersionEntry
 from wsgi_s3.model.versions import new_version_id
 from wsgi_s3.node import protocol
 from wsgi_s3.store.store import Store
@@ -21,7 +21,7 @@ def store(tmp_path):
 
 def put(store: Store, key: str, at: int) -> str:
     version_id = new_version_id(at)
-    store.commit_version(ObjectVersion("bucket", key, version_id, at, 0, ObjectMeta(etag="e"), origin="g"))
+    store.commit_version(StoredVersion("bucket", key, version_id, at, 0, ObjectMeta(etag="e"), origin="g"))
     return version_id
 
 

@@ -18,7 +18,7 @@ import logging
 import uuid
 from itertools import islice
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import TypeVar
 
 import gevent
@@ -42,6 +42,8 @@ from wsgi_s3.model.types import (
     ObjectVersion,
     Part,
     Segment,
+    StoredPart,
+    StoredVersion,
     Upload,
     VersionEntry,
     VersionPage,
@@ -179,7 +181,7 @@ class ClusterBackend:
         """The newest of the versions found, with the owners that hold exactly it."""
         best = max(found.values(), key=order_key)
         holders = tuple(url for url in owners if url in found and order_key(found[url]) == order_key(best))
-        return ClusterVersion(**{f.name: getattr(best, f.name) for f in fields(ObjectVersion)}, holders=holders)
+        return ClusterVersion.of(best, holders=holders)
 
     def _commit(self, record: ObjectVersion, owners: list[str], commit: Callable[[str], T], tags: ObjectTags | None = None) -> dict[str, T]:
         """Run a write (of `record`, or of an update of its `tags`) on the owners; its answers by
@@ -219,20 +221,21 @@ class ClusterBackend:
         if not size:
             discard(clients, staged)  # an empty object is made of no blob
 
+        written = stamped_version(bucket, key, stamp, size, meta)
+
         def commit(url: str) -> ObjectVersion:
             if url not in staged:
                 raise errors.Unavailable(f"node {url} did not stage the body")
-            segments = (Segment(staged[url].blob_id, size),) if size else ()
-            version = stamped_version(bucket, key, stamp, size, meta, segments)
+            # Each owner's record names the blob it staged: blob ids are per node.
+            version = StoredVersion.of(written, segments=(Segment(staged[url].blob_id, size),) if size else ())
             return self.clients[url].commit_version(version, if_none_match=if_none_match, if_match=if_match)
 
-        written = stamped_version(bucket, key, stamp, size, meta)
         return self._held(self._commit(written, owners, commit), owners)
 
     def put_delete_marker(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion:
         marker = stamped_version(bucket, key, stamp, 0, ObjectMeta(etag=""), delete_marker=True)
         owners = self._owners(bucket, key)
-        return self._held(self._commit(marker, owners, lambda url: self.clients[url].commit_version(marker)), owners)
+        return self._held(self._commit(marker, owners, lambda url: self.clients[url].commit_version(StoredVersion.of(marker))), owners)
 
     def delete_version(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion | None:
         def delete(url: str) -> ObjectVersion | None:
@@ -240,7 +243,7 @@ class ClusterBackend:
 
         tombstone = replace(stamped_version(bucket, key, stamp, 0, ObjectMeta(etag="")), is_latest=False, tombstone=True)
         removed = [version for version in self._commit(tombstone, self._owners(bucket, key), delete).values() if version is not None]
-        return max(removed, key=order_key) if removed else None
+        return ObjectVersion.of(max(removed, key=order_key)) if removed else None
 
     def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         """The newest record the owners have, once R of them found one (the others get SETTLE
@@ -336,13 +339,14 @@ class ClusterBackend:
         owners = self._owners(upload.bucket, upload.key)
         staged, meta = stage_verified({url: self.clients[url] for url in owners}, body, self.write_quorum)
         timestamp = now_ns()
-        parts = {url: Part(part_number, meta.etag, blob.size, timestamp, blob.blob_id, meta.checksums) for url, blob in staged.items()}
+        part = Part(part_number, meta.etag, next(iter(staged.values())).size, timestamp, meta.checksums)
 
-        def record(url: str) -> Part:
-            self.clients[url].put_part(upload.upload_id, parts[url])
-            return parts[url]
+        def record(url: str) -> None:
+            # Each owner records the blob it staged: blob ids are per node.
+            self.clients[url].put_part(upload.upload_id, StoredPart.of(part, blob_id=staged[url].blob_id))
 
-        return self._acked(fanout(parts, record, need=self.write_quorum, settle=SETTLE), self.write_quorum)[0]
+        self._acked(fanout(staged, record, need=self.write_quorum, settle=SETTLE), self.write_quorum)
+        return part
 
     def list_parts(self, upload: Upload, after_part: int = 0, limit: int = 10000) -> list[Part]:
         """The parts any owner recorded (an owner that missed one does not hide it), the newest
@@ -355,11 +359,12 @@ class ClusterBackend:
             for part in parts:
                 if part.part_number not in merged or part.timestamp_ns > merged[part.part_number].timestamp_ns:
                     merged[part.part_number] = part
-        return [merged[number] for number in sorted(merged)][:limit]
+        # Without the answering owner's blob id: it names nothing on the others.
+        return [Part.of(merged[number]) for number in sorted(merged)][:limit]
 
     def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta, stamp: VersionStamp) -> ObjectVersion:
         self.get_bucket(upload.bucket)
-        version = stamped_version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta, ())
+        version = stamped_version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta)
         owners = self._owners(upload.bucket, upload.key)
 
         def complete(url: str) -> ObjectVersion:

@@ -18,6 +18,8 @@ from wsgi_s3.model.types import (
     Part,
     Segment,
     StagedBlob,
+    StoredPart,
+    StoredVersion,
     Upload,
     VersionPage,
 )
@@ -69,10 +71,11 @@ class LocalBackend:
         segments = (Segment(staged.blob_id, staged.size),) if staged.size else ()
         if not staged.size:
             self.store.discard([staged])
-        return self.store.commit_version(stamped_version(bucket, key, stamp, staged.size, meta, segments), if_none_match=if_none_match, if_match=if_match)
+        version = StoredVersion.of(stamped_version(bucket, key, stamp, staged.size, meta), segments=segments)
+        return self.store.commit_version(version, if_none_match=if_none_match, if_match=if_match)
 
     def put_delete_marker(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion:
-        return self.store.commit_version(stamped_version(bucket, key, stamp, 0, ObjectMeta(etag=""), delete_marker=True))
+        return self.store.commit_version(StoredVersion.of(stamped_version(bucket, key, stamp, 0, ObjectMeta(etag=""), delete_marker=True)))
 
     def delete_version(self, bucket: str, key: str, stamp: VersionStamp) -> ObjectVersion | None:
         return self.store.delete_version(bucket, key, stamp.version_id, stamp.timestamp_ns, stamp.origin)
@@ -81,6 +84,11 @@ class LocalBackend:
         return self.store.get_version(bucket, key, version_id)
 
     def open_object(self, version: ObjectVersion, start: int, length: int) -> ByteStream:
+        # The version is the handle: the blobs it names are this store's. One this backend did not
+        # return (a cluster's, or one built by the caller) names none here, so it is refused rather
+        # than read as something else; another store's names blobs absent here (NotFound).
+        if not isinstance(version, StoredVersion):
+            raise TypeError(f"LocalBackend.open_object takes a version this backend returned, not a {type(version).__name__}")
         return self.store.read(version, start, length)
 
     def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
@@ -100,7 +108,7 @@ class LocalBackend:
     def upload_part(self, upload: Upload, part_number: int, body: BodySource) -> Part:
         self.store.get_upload(upload.bucket, upload.key, upload.upload_id)
         staged, meta = self._stage(body)
-        part = Part(part_number, meta.etag, staged.size, now_ns(), staged.blob_id, meta.checksums)
+        part = StoredPart(part_number, meta.etag, staged.size, now_ns(), meta.checksums, blob_id=staged.blob_id)
         self.store.put_part(upload.upload_id, part)
         return part
 
@@ -109,7 +117,7 @@ class LocalBackend:
 
     def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta, stamp: VersionStamp) -> ObjectVersion:
         self.store.get_bucket(upload.bucket)
-        version = stamped_version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta, ())
+        version = stamped_version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta)
         return self.store.complete_upload(upload.upload_id, version, parts)
 
     def abort_upload(self, upload: Upload) -> None:

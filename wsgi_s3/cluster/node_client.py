@@ -18,7 +18,7 @@ import urllib3
 
 from wsgi_s3.cluster.health import NodeHealth
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload, VersionEntry
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, StoredPart, StoredVersion, Upload, VersionEntry
 from wsgi_s3.model.versions import StampedDocument, VersionStamp
 from wsgi_s3.node import protocol
 
@@ -200,11 +200,11 @@ class NodeClient:
     def discard(self, staged: list[StagedBlob]) -> None:
         self._request("POST", protocol.DISCARD, document=[protocol.staged_json(blob) for blob in staged])
 
-    def commit_version(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None) -> ObjectVersion:
+    def commit_version(self, version: StoredVersion, *, if_none_match: bool = False, if_match: str | None = None) -> StoredVersion:
         document = {"version": protocol.version_json(version), "if_none_match": if_none_match, "if_match": if_match}
         return protocol.version_from(self._json("POST", protocol.VERSIONS, document=document))
 
-    def get_version(self, bucket: str, key: str, version_id: str | None = None, *, tombstones: bool = False) -> ObjectVersion:
+    def get_version(self, bucket: str, key: str, version_id: str | None = None, *, tombstones: bool = False) -> StoredVersion:
         query = {"version_id": version_id, "tombstones": "1" if tombstones else "0"} if version_id is not None else None
         return protocol.version_from(self._json("GET", protocol.path(protocol.OBJECT, bucket=bucket, key=key), query))
 
@@ -215,7 +215,7 @@ class NodeClient:
         response = self._request("GET", protocol.path(protocol.DATA, bucket=version.bucket, key=version.key), query, stream=True)
         return NodeStream(response, length, self.health)
 
-    def delete_version(self, bucket: str, key: str, version_id: str, stamp: int, origin: str) -> ObjectVersion | None:
+    def delete_version(self, bucket: str, key: str, version_id: str, stamp: int, origin: str) -> StoredVersion | None:
         """Leave a tombstone of one version stamped (stamp, origin); the live record it replaced,
         or None when the node had none (or has a newer write of it)."""
         path = protocol.path(protocol.OBJECT, bucket=bucket, key=key)
@@ -241,24 +241,25 @@ class NodeClient:
         query = {"key_marker": key_marker, "upload_id_marker": upload_id_marker, "limit": str(limit)}
         return protocol.records(self._json("GET", protocol.path(protocol.BUCKET_UPLOADS, bucket=bucket), query), protocol.upload_from)
 
-    def put_part(self, upload_id: str, part: Part) -> None:
+    def put_part(self, upload_id: str, part: StoredPart) -> None:
         path = protocol.path(protocol.PART, upload_id=upload_id, part_number=part.part_number)
-        self._request("PUT", path, document=protocol.part_json(part))
+        self._request("PUT", path, document=protocol.stored_part_json(part))
 
-    def list_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[Part]:
+    def list_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[StoredPart]:
         query = {"after": str(after_part), "limit": str(limit)}
-        return protocol.records(self._json("GET", protocol.path(protocol.PARTS, upload_id=upload_id), query), protocol.part_from)
+        return protocol.records(self._json("GET", protocol.path(protocol.PARTS, upload_id=upload_id), query), protocol.stored_part_from)
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
         self._request("DELETE", protocol.path(protocol.UPLOAD, upload_id=upload_id), {"bucket": bucket, "key": key})
 
-    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> ObjectVersion:
-        document = {"version": protocol.version_json(version), "parts": [protocol.part_json(part) for part in parts]}
+    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> StoredVersion:
+        # The record goes with no segments: the node makes them of its own blobs of the parts.
+        document = {"version": protocol.version_json(StoredVersion.of(version)), "parts": [protocol.part_json(part) for part in parts]}
         return protocol.version_from(self._json("POST", protocol.path(protocol.COMPLETE, upload_id=upload_id), document=document))
 
     # what repair needs (cluster/repair.py)
 
-    def key_history(self, bucket: str, key: str, limit: int) -> list[ObjectVersion]:
+    def key_history(self, bucket: str, key: str, limit: int) -> list[StoredVersion]:
         doc = self._json("GET", protocol.path(protocol.HISTORY, bucket=bucket, key=key), {"limit": str(limit)})
         return protocol.records(doc, protocol.version_from)
 
@@ -333,7 +334,7 @@ class NodeClient:
         doc = self._json("POST", protocol.path(protocol.LEASE, name=name), document=protocol.claim_json(holder, ttl_ns, state))
         return protocol.lease_from(doc)
 
-    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> ObjectVersion:
+    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> StoredVersion:
         """Commit `version` over this node's blobs of `source` (see Store.share_version)."""
         return protocol.version_from(self._json("POST", protocol.SHARE, document=protocol.share_json(source, version)))
 

@@ -32,13 +32,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from wsgi_s3.cluster.fanout import fanout
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.cluster.ring import Ring
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import Holding, ObjectTags, ObjectVersion, Segment
+from wsgi_s3.model.types import Holding, ObjectTags, ObjectVersion, Segment, StoredVersion
 from wsgi_s3.model.versions import StampedDocument, newer, now_ns, order_key
 
 log = logging.getLogger(__name__)
@@ -143,14 +143,14 @@ class Healer:
             node.delete_version(record.bucket, record.key, record.version_id, record.timestamp_ns, record.origin)
             return
         if record.delete_marker or not record.size:
-            node.commit_version(replace(record, segments=()))
+            node.commit_version(StoredVersion.of(record))
             return
         stream = self.clients[source].read(record, 0, record.size)
         try:
             staged = node.stage(stream, record.size)
         finally:
             stream.close()
-        node.commit_version(replace(record, segments=(Segment(staged.blob_id, staged.size),)))
+        node.commit_version(StoredVersion.of(record, segments=(Segment(staged.blob_id, staged.size),)))
 
     # hints
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Protocol, Self
 
 if TYPE_CHECKING:
     from wsgi_s3.model.versions import VersionStamp  # which imports this module
@@ -49,7 +49,6 @@ class ObjectVersion:
     timestamp_ns: int
     size: int
     meta: ObjectMeta
-    segments: tuple[Segment, ...] = ()
     delete_marker: bool = False
     is_latest: bool = True
     origin: str = ""  # the writer that stamped it (see model/versions.py)
@@ -58,6 +57,11 @@ class ObjectVersion:
     @property
     def etag(self) -> str:
         return self.meta.etag
+
+    @classmethod
+    def of(cls, version: ObjectVersion, **more: object) -> Self:
+        """`version` as a `cls`, given `more` (the fields `cls` adds): see _common_fields."""
+        return cls(**_common_fields(version, ObjectVersion), **more)
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,12 @@ class Part:
     etag: str
     size: int
     timestamp_ns: int
-    blob_id: str
     checksums: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, part: Part, **more: object) -> Self:
+        """`part` as a `cls`, given `more` (the fields `cls` adds): see _common_fields."""
+        return cls(**_common_fields(part, Part), **more)
 
 
 @dataclass(frozen=True)
@@ -206,3 +214,29 @@ class Lease:
 
     state: str
     state_ns: int
+
+
+# Below the Backend seam: what one store holds of a version or a part. A blob id means something
+# only in the store that made it (every replica has its own), so the Backend protocol takes and
+# returns ObjectVersion and Part; only stores, nodes, their clients and repair see these.
+
+
+def _common_fields(record: object, kind: type) -> dict[str, object]:
+    """The fields of `kind` that `record` (a `kind` or a subclass) has: a store's, a node's or a
+    cluster's record seen as another kind keeps nothing of its old kind's own (a blob id of one
+    store, the holders of one read)."""
+    return {f.name: getattr(record, f.name) for f in fields(kind)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredVersion(ObjectVersion):
+    """A version as one store holds it: with the blobs that hold its bytes there."""
+
+    segments: tuple[Segment, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredPart(Part):
+    """A multipart part as one store holds it: with the blob that holds its bytes there."""
+
+    blob_id: str

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from wsgi_s3.model.types import ObjectMeta, ObjectVersion, Segment
+from wsgi_s3.model.types import ObjectMeta, ObjectVersion
 
 NULL_VERSION = "null"
 
@@ -78,11 +78,10 @@ class StampedDocument:
     stamp: VersionStamp
 
 
-def stamped_version(
-    bucket: str, key: str, stamp: VersionStamp, size: int, meta: ObjectMeta, segments: tuple[Segment, ...] = (), *, delete_marker: bool = False
-) -> ObjectVersion:
-    """The version a write makes, as the gateway stamped it."""
-    return ObjectVersion(bucket, key, stamp.version_id, stamp.timestamp_ns, size, meta, segments, delete_marker=delete_marker, origin=stamp.origin)
+def stamped_version(bucket: str, key: str, stamp: VersionStamp, size: int, meta: ObjectMeta, *, delete_marker: bool = False) -> ObjectVersion:
+    """The version a write makes, as the gateway stamped it (where its bytes lie is each store's
+    business: StoredVersion.of adds that)."""
+    return ObjectVersion(bucket, key, stamp.version_id, stamp.timestamp_ns, size, meta, delete_marker=delete_marker, origin=stamp.origin)
 
 
 def now_ns() -> int:

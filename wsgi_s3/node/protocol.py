@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, Upload, VersionEntry
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload, VersionEntry
 from wsgi_s3.model.versions import StampedDocument, VersionStamp
 
 PREFIX = "/v1"
@@ -202,7 +202,7 @@ def meta_from(data: object) -> ObjectMeta:
     )
 
 
-def version_json(version: ObjectVersion) -> dict[str, Any]:
+def version_json(version: StoredVersion) -> dict[str, Any]:
     return {
         "bucket": version.bucket,
         "key": version.key,
@@ -218,7 +218,7 @@ def version_json(version: ObjectVersion) -> dict[str, Any]:
     }
 
 
-def version_from(data: object) -> ObjectVersion:
+def version_from(data: object) -> StoredVersion:
     segments = []
     for item in field(data, "segments", list):
         if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], int) and not isinstance(item[1], bool)):
@@ -226,7 +226,7 @@ def version_from(data: object) -> ObjectVersion:
         if not 0 <= item[1] <= INT64_MAX:
             raise BadRequest("a segment's size is out of range")
         segments.append(Segment(blob_id(item[0]), item[1]))
-    return ObjectVersion(
+    return StoredVersion(
         bucket=field(data, "bucket", str),
         key=field(data, "key", str),
         version_id=field(data, "version_id", str),
@@ -330,25 +330,34 @@ def staged_from(data: object) -> StagedBlob:
 
 
 def part_json(part: Part) -> dict[str, Any]:
+    """A part as a completion names it: the node finds its blob itself (by number, ETag and size)."""
     return {
         "part_number": part.part_number,
         "etag": part.etag,
         "size": part.size,
         "timestamp_ns": part.timestamp_ns,
-        "blob_id": part.blob_id,
         "checksums": part.checksums,
     }
 
 
 def part_from(data: object) -> Part:
+    """A part of a completion (a "blob_id", which gateways of the release before sent, is ignored)."""
     return Part(
         part_number=field(data, "part_number", int),
         etag=field(data, "etag", str),
         size=field(data, "size", int),
         timestamp_ns=field(data, "timestamp_ns", int),
-        blob_id=blob_id(field(data, "blob_id", str)),
         checksums=_strings(data, "checksums"),
     )
+
+
+def stored_part_json(part: StoredPart) -> dict[str, Any]:
+    """A part as a node records and lists it: with its blob there."""
+    return {**part_json(part), "blob_id": part.blob_id}
+
+
+def stored_part_from(data: object) -> StoredPart:
+    return StoredPart.of(part_from(data), blob_id=blob_id(field(data, "blob_id", str)))
 
 
 def upload_json(upload: Upload) -> dict[str, Any]:
@@ -531,12 +540,13 @@ SHARE = PREFIX + "/versions/share"  # POST commit a version over the blobs of an
 
 
 def share_json(source: ObjectVersion, version: ObjectVersion) -> dict[str, Any]:
-    # The source is named by its identity: its blobs are each node's own, found there.
+    # The source is named by its identity: its blobs are each node's own, found there (and the
+    # version goes with none: the node gives it the source's).
     identity = {"version_id": source.version_id, "timestamp_ns": source.timestamp_ns, "origin": source.origin}
-    return {"source": identity, "version": version_json(version)}
+    return {"source": identity, "version": version_json(StoredVersion.of(version))}
 
 
-def share_from(data: object) -> tuple[ObjectVersion, ObjectVersion]:
+def share_from(data: object) -> tuple[ObjectVersion, StoredVersion]:
     """(source, version) of a share: the source as named (of the version's key, with no meta or
     blobs: the node looks it up), and the version to commit over the source's blobs."""
     version = version_from(field(data, "version", dict))

@@ -222,14 +222,14 @@ class Parts(StoreResource):
             protocol.parse_uint(req.get_param("after", default="0"), "after", protocol.MAX_PART_NUMBER),
             protocol.parse_uint(req.get_param("limit"), "limit", protocol.MAX_LIMIT),
         )
-        answer(resp, [protocol.part_json(part) for part in parts])
+        answer(resp, [protocol.stored_part_json(part) for part in parts])
 
 
 class Part(StoreResource):
     """Record a staged blob as a part (replacing an earlier upload of the same number)."""
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, upload_id: str, part_number: str) -> None:
-        part = protocol.part_from(read_json(req))
+        part = protocol.stored_part_from(read_json(req))
         if part.part_number != protocol.parse_uint(part_number, "part number", protocol.MAX_PART_NUMBER):
             raise protocol.BadRequest("the part number of the path and of the record differ")
         self.store.put_part(upload_id, part)

@@ -24,7 +24,7 @@ from dataclasses import asdict, replace
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.placement import object_position, stable_hash
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, Upload, VersionEntry
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StoredPart, StoredVersion, Upload, VersionEntry
 from wsgi_s3.model.versions import StampedDocument, VersionStamp, newer
 from wsgi_s3.store.busy import when_unlocked
 
@@ -191,8 +191,8 @@ class Metadata:
     # versions
 
     def insert_version(
-        self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None
-    ) -> tuple[ObjectVersion, bool]:
+        self, version: StoredVersion, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> tuple[StoredVersion, bool]:
         """Make a version (and its staged blobs) visible; see `_insert_version`. Returns it and
         whether it was applied (False: a newer version of the same id is kept)."""
         with self.write() as conn:
@@ -201,7 +201,7 @@ class Metadata:
                 self._adopt(conn, [segment.blob_id for segment in version.segments])
             return stored, applied
 
-    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> ObjectVersion:
+    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> StoredVersion:
         """Make a multipart object visible and drop its upload in one transaction.
 
         `parts` are what the caller validated; each is looked up again here, so that a part
@@ -218,12 +218,11 @@ class Metadata:
                     raise errors.NotFound("part", str(wanted.part_number))
                 if found.size:
                     segments.append(Segment(found.blob_id, found.size))
-            version = replace(version, segments=tuple(segments))
-            result, applied = _insert_version(conn, version, False, None)
+            result, applied = _insert_version(conn, StoredVersion.of(version, segments=tuple(segments)), False, None)
             _drop_upload(conn, upload_id, keep={segment.blob_id for segment in segments} if applied else ())
         return result
 
-    def get_version(self, bucket: str, key: str, version_id: str | None, *, tombstones: bool = False) -> ObjectVersion:
+    def get_version(self, bucket: str, key: str, version_id: str | None, *, tombstones: bool = False) -> StoredVersion:
         """The latest live version, or the one named (its tombstone too, when asked: a replica
         comparing answers must see that a version was deleted, not only that it is absent)."""
         if version_id is None:
@@ -238,12 +237,12 @@ class Metadata:
             raise errors.NotFound("version" if version_id else "key", key)
         return _from_row(rows[0])
 
-    def delete_version(self, bucket: str, key: str, version_id: str, stamp: int, origin: str) -> ObjectVersion | None:
+    def delete_version(self, bucket: str, key: str, version_id: str, stamp: int, origin: str) -> StoredVersion | None:
         """Replace a version by a tombstone stamped `stamp` (its blobs are freed, the next newest
         becomes latest), unless the version there is newer than the delete: a write that came after
         it. A tombstone is kept even for a version never seen here, which may still arrive. Returns
         the live version the tombstone replaced, if any."""
-        tombstone = ObjectVersion(bucket, key, version_id, stamp, 0, ObjectMeta(etag=""), origin=origin, is_latest=False, tombstone=True)
+        tombstone = StoredVersion(bucket, key, version_id, stamp, 0, ObjectMeta(etag=""), origin=origin, is_latest=False, tombstone=True)
         with self.write() as conn:
             old = _version_row(conn, bucket, key, version_id)
             _, applied = _insert_version(conn, tombstone, False, None)
@@ -277,7 +276,7 @@ class Metadata:
             for key, ts, etag, size, algorithms, checksum_type, marker, version_id in rows
         ]
 
-    def key_history(self, bucket: str, key: str, limit: int) -> list[ObjectVersion]:
+    def key_history(self, bucket: str, key: str, limit: int) -> list[StoredVersion]:
         """The key's records, tombstones included, newest first: what replicas compare when their
         latest versions disagree."""
         rows = self.query(
@@ -409,7 +408,7 @@ class Metadata:
         )
         return [_upload(row) for row in rows]
 
-    def put_part(self, upload_id: str, part: Part) -> None:
+    def put_part(self, upload_id: str, part: StoredPart) -> None:
         """Record a part, replacing (and freeing) an earlier upload of the same number."""
         with self.write() as conn:
             if not conn.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone():
@@ -425,7 +424,7 @@ class Metadata:
                 (upload_id, part.part_number, part.etag, part.size, part.timestamp_ns, part.blob_id, json.dumps(part.checksums)),
             )
 
-    def list_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[Part]:
+    def list_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[StoredPart]:
         conn = self.conn
         return when_unlocked(lambda: _parts(conn, upload_id, after_part, limit), self.lock_timeout)
 
@@ -544,7 +543,7 @@ class Metadata:
 
     # versions that share blobs
 
-    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> ObjectVersion:
+    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> StoredVersion:
         """Commit `version`, a new version of `source`'s key made of exactly `source`'s blobs (each
         gets one more holder): a restore that copies no bytes. `source` is looked up by its id and
         must be here live, as the caller saw it (same stamp and writer), else NotFound. Returns the
@@ -557,7 +556,7 @@ class Metadata:
             blob_ids = [segment.blob_id for segment in found.segments]
             # Held before the write can drop the source (the null version restored over itself).
             _hold(conn, blob_ids)
-            shared = replace(version, bucket=found.bucket, key=found.key, size=found.size, segments=found.segments)
+            shared = StoredVersion.of(replace(version, bucket=found.bucket, key=found.key, size=found.size), segments=found.segments)
             stored, applied = _insert_version(conn, shared, False, None)
             if not applied:
                 _free(conn, blob_ids)
@@ -591,12 +590,12 @@ def _version_entry(row: tuple) -> VersionEntry:
     )
 
 
-def _parts(conn: sqlite3.Connection, upload_id: str, after_part: int, limit: int) -> list[Part]:
+def _parts(conn: sqlite3.Connection, upload_id: str, after_part: int, limit: int) -> list[StoredPart]:
     rows = conn.execute(
         f"SELECT {_PART_COLUMNS} FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
         (upload_id, after_part, limit),
     )
-    return [Part(*row[:5], checksums=json.loads(row[5])) for row in rows]
+    return [StoredPart(*row[:4], blob_id=row[4], checksums=json.loads(row[5])) for row in rows]
 
 
 def _drop_upload(conn: sqlite3.Connection, upload_id: str, keep: Iterable[str]) -> None:
@@ -619,8 +618,8 @@ def _free(conn: sqlite3.Connection, blob_ids: list[str]) -> None:
 
 
 def _insert_version(
-    conn: sqlite3.Connection, version: ObjectVersion, if_none_match: bool, if_match: str | None
-) -> tuple[ObjectVersion, bool]:
+    conn: sqlite3.Connection, version: StoredVersion, if_none_match: bool, if_match: str | None
+) -> tuple[StoredVersion, bool]:
     """Insert a version unless a newer one of the same id is there (`model.versions.newer`): the
     null version of an unversioned bucket, or the same write replayed to a replica. An older one is
     replaced and its blobs freed. Whichever arrives last, every replica keeps the same one, and the
@@ -673,7 +672,7 @@ def _require_open_bucket(conn: sqlite3.Connection, bucket: str) -> None:
         raise errors.Busy(f"bucket {bucket} is being deleted")
 
 
-def _latest_row(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectVersion | None:
+def _latest_row(conn: sqlite3.Connection, bucket: str, key: str) -> StoredVersion | None:
     row = conn.execute(f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND is_latest = 1", (bucket, key)).fetchone()
     return _from_row(row) if row else None
 
@@ -693,7 +692,7 @@ def _relink_latest(conn: sqlite3.Connection, bucket: str, key: str) -> str | Non
     return newest
 
 
-def _version_row(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+def _version_row(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> StoredVersion | None:
     row = conn.execute(
         f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", (bucket, key, version_id)
     ).fetchone()
@@ -711,7 +710,7 @@ def _meta_from_json(text: str) -> ObjectMeta:
     return ObjectMeta(**data)
 
 
-def _to_row(v: ObjectVersion) -> tuple:
+def _to_row(v: StoredVersion) -> tuple:
     segments = json.dumps([[s.blob_id, s.size] for s in v.segments], separators=(",", ":"))
     return (
         v.bucket, v.key, v.version_id, v.timestamp_ns, int(v.is_latest), int(v.delete_marker), v.size, _meta_json(v.meta), segments,
@@ -737,9 +736,9 @@ def _digest(
     return stable_hash(identity.encode("utf-8")) & 0xFFFFFFFF
 
 
-def _from_row(row: tuple) -> ObjectVersion:
+def _from_row(row: tuple) -> StoredVersion:
     bucket, key, version_id, ts, is_latest, delete_marker, size, meta, segments, origin, tombstone = row
-    return ObjectVersion(
+    return StoredVersion(
         bucket=bucket,
         key=key,
         version_id=version_id,

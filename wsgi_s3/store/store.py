@@ -17,7 +17,7 @@ import os
 from dataclasses import replace
 
 from wsgi_s3.model import errors
-from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, Upload, VersionEntry
+from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, StoredPart, StoredVersion, Upload, VersionEntry
 from wsgi_s3.model.versions import StampedDocument, VersionStamp, now_ns
 from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
@@ -67,7 +67,7 @@ class Store:
         """Remove staged blobs that will never be committed (nothing references them)."""
         self.blobs.remove([blob.blob_id for blob in staged])
 
-    def commit_version(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None) -> ObjectVersion:
+    def commit_version(self, version: StoredVersion, *, if_none_match: bool = False, if_match: str | None = None) -> StoredVersion:
         """Make a version visible, unless a newer one of the same id is there already (see
         Metadata.insert_version). Staged blobs that end up unreferenced (the commit failed, or lost)
         are removed at once: no reader ever saw them."""
@@ -79,13 +79,13 @@ class Store:
             if not applied:
                 self.blobs.remove([s.blob_id for s in version.segments])
 
-    def get_version(self, bucket: str, key: str, version_id: str | None = None, *, tombstones: bool = False) -> ObjectVersion:
+    def get_version(self, bucket: str, key: str, version_id: str | None = None, *, tombstones: bool = False) -> StoredVersion:
         """The version, with its tags as they are now (an update replaces those it was written with)."""
         version = self.meta.get_version(bucket, key, version_id, tombstones=tombstones)
         tags = self.meta.current_tags(version)
         return version if tags.tags == version.meta.tags else replace(version, meta=replace(version.meta, tags=tags.tags))
 
-    def read(self, version: ObjectVersion, start: int, length: int) -> BlobRange | SegmentsRange:
+    def read(self, version: StoredVersion, start: int, length: int) -> BlobRange | SegmentsRange:
         """The range's files, all opened now; NotFound if the version's blobs were reclaimed already
         (it was deleted or overwritten longer than the reclaim grace ago)."""
         try:
@@ -93,7 +93,7 @@ class Store:
         except FileNotFoundError:
             raise errors.NotFound("key", version.key) from None
 
-    def delete_version(self, bucket: str, key: str, version_id: str, stamp: int, origin: str) -> ObjectVersion | None:
+    def delete_version(self, bucket: str, key: str, version_id: str, stamp: int, origin: str) -> StoredVersion | None:
         """Leave a tombstone of the version, stamped by the delete (see Metadata.delete_version)."""
         return self.meta.delete_version(bucket, key, version_id, stamp, origin)
 
@@ -113,27 +113,27 @@ class Store:
         self.meta.get_bucket(bucket)
         return self.meta.list_uploads(bucket, key_marker, upload_id_marker, limit)
 
-    def put_part(self, upload_id: str, part: Part) -> None:
+    def put_part(self, upload_id: str, part: StoredPart) -> None:
         try:
             self.meta.put_part(upload_id, part)
         except BaseException:
             self.blobs.remove([part.blob_id])
             raise
 
-    def list_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[Part]:
+    def list_parts(self, upload_id: str, after_part: int = 0, limit: int = 10000) -> list[StoredPart]:
         return self.meta.list_parts(upload_id, after_part, limit)
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
         self.meta.abort_upload(bucket, key, upload_id)
 
-    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> ObjectVersion:
+    def complete_upload(self, upload_id: str, version: ObjectVersion, parts: list[Part]) -> StoredVersion:
         """Commit `version` made of `parts` (validated by the caller, resolved to blobs again inside
         the commit: see Metadata.complete_upload)."""
         return self.meta.complete_upload(upload_id, version, parts)
 
     # what repair needs (cluster/repair.py)
 
-    def key_history(self, bucket: str, key: str, limit: int) -> list[ObjectVersion]:
+    def key_history(self, bucket: str, key: str, limit: int) -> list[StoredVersion]:
         return self.meta.key_history(bucket, key, limit)
 
     def purge_key(self, bucket: str, key: str) -> None:
@@ -206,7 +206,7 @@ class Store:
         work, judged by this node's clock: see Metadata.claim_lease."""
         return self.meta.claim_lease(name, holder, now_ns(), ttl_ns, state)
 
-    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> ObjectVersion:
+    def share_version(self, source: ObjectVersion, version: ObjectVersion) -> StoredVersion:
         """Commit `version` over the blobs of `source` (same bucket and key), copying no bytes: see
         Metadata.share_version. Nothing was staged, so a failure leaves nothing to remove."""
         return self.meta.share_version(source, version)
