@@ -27,7 +27,7 @@ from wsgi_s3.backend.base import SHARED_BUCKET
 from wsgi_s3.backend.listing import Cursor, list_page, list_versions_page
 from wsgi_s3.cluster.fanout import Outcome, fanout
 from wsgi_s3.cluster.node_client import NodeClient
-from wsgi_s3.cluster.repair import HISTORY_LIMIT, Healer, latest_of, newest_per_version
+from wsgi_s3.cluster.repair import HISTORY_LIMIT, Healer, latest_of, newest_per_version, write_bytes
 from wsgi_s3.cluster.replicated import ClusterVersion, discard, stage_verified
 from wsgi_s3.cluster.ring import Ring
 from wsgi_s3.model import errors
@@ -521,11 +521,18 @@ class ClusterBackend:
 
     def share_version(self, source: ObjectVersion, stamp: VersionStamp, meta: ObjectMeta) -> ObjectVersion:
         """Each owner commits the new version over its own blobs of `source`, so no bytes move; an
-        owner that lacks `source` (it missed it) misses this write like any other: it is hinted, and
-        repair copies the bytes to it later."""
+        owner that lacks `source` (it missed it, and repair has not caught up yet) gets the bytes
+        streamed from a holder instead, so a restore works whenever a read of the source would."""
         version = stamped_version(source.bucket, source.key, stamp, source.size, meta)
         owners = self._owners(source.bucket, source.key)
-        return self._held(self._commit(version, owners, lambda url: self.clients[url].share_version(source, version)), owners)
+
+        def commit(url: str) -> StoredVersion:
+            try:
+                return self.clients[url].share_version(source, version)
+            except errors.NotFound:
+                return write_bytes(self.clients[url], version, self.open_object(source, 0, source.size))
+
+        return self._held(self._commit(version, owners, commit), owners)
 
 
 class _FailoverStream:
