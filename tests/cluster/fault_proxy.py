@@ -13,7 +13,12 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import Cluster, Server, make_cluster
 
 METHODS = (b"GET ", b"HEAD ", b"PUT ", b"POST ", b"DELETE ")
 
@@ -120,3 +125,23 @@ class FaultProxy:
         except OSError:
             pass
         connection.close()
+
+
+@contextmanager
+def proxied_cluster(base: Path, node_timeout: float) -> Iterator[tuple[Cluster, list[FaultProxy]]]:
+    """A started cluster whose gateway (one worker) reaches every node through a FaultProxy of its own."""
+    proxies: list[FaultProxy] = []
+
+    def via(node: Server) -> str:
+        proxies.append(FaultProxy(node.port))
+        return proxies[-1].url
+
+    flags = ("--node-timeout", str(node_timeout), "--node-down-interval", "1", "--workers", "1")
+    cluster = make_cluster(base, via=via, gateway_flags=flags)
+    cluster.start()
+    try:
+        yield cluster, proxies
+    finally:
+        cluster.stop()
+        for proxy in proxies:
+            proxy.close()

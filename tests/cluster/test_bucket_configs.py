@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.cluster.fault_proxy import Fault, FaultProxy
-from tests.conftest import CLUSTER_TOKEN, Cluster, Server, make_cluster
+from tests.cluster.fault_proxy import Fault, FaultProxy, proxied_cluster
+from tests.conftest import CLUSTER_TOKEN, Cluster
 from tests.contract.conftest import cluster_of
 from wsgi_s3.cluster.node_client import NodeClient
 
@@ -24,19 +24,8 @@ LIFECYCLE = {"Rules": [{"ID": "old-logs", "Status": "Enabled", "Filter": {"Prefi
 
 @pytest.fixture
 def proxied(tmp_path: Path) -> Iterator[tuple[Cluster, list[FaultProxy]]]:
-    proxies: list[FaultProxy] = []
-
-    def via(node: Server) -> str:
-        proxies.append(FaultProxy(node.port))
-        return proxies[-1].url
-
-    flags = ("--node-timeout", "5", "--node-down-interval", "1", "--workers", "1")
-    cluster = make_cluster(tmp_path, via=via, gateway_flags=flags)
-    cluster.start()
-    yield cluster, proxies
-    cluster.stop()
-    for proxy in proxies:
-        proxy.close()
+    with proxied_cluster(tmp_path, node_timeout=5) as running:
+        yield running
 
 
 def patiently(check, patience: float = 60) -> None:

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, IncompleteReadError, ResponseStreamingError
 
-from tests.cluster.fault_proxy import Fault, FaultProxy
+from tests.cluster.fault_proxy import Fault, FaultProxy, proxied_cluster
 from tests.cluster.conftest import put
 from tests.cluster.test_replication import files
-from tests.conftest import Cluster, Server, make_cluster
+from tests.conftest import Cluster, Server
 from tests.contract.conftest import OWNER, REGION
 from tests.node.conftest import TOKEN
 from wsgi_s3.backend.cluster import ClusterBackend
@@ -205,19 +205,8 @@ def test_a_node_marked_down_is_used_again_after_the_interval(servers: list[Serve
 
 @pytest.fixture
 def proxied(tmp_path: Path) -> Iterator[tuple[Cluster, list[FaultProxy]]]:
-    proxies: list[FaultProxy] = []
-
-    def via(node: Server) -> str:
-        proxies.append(FaultProxy(node.port))
-        return proxies[-1].url
-
-    flags = ("--node-timeout", str(NODE_TIMEOUT), "--node-down-interval", "1", "--workers", "1")
-    cluster = make_cluster(tmp_path, via=via, gateway_flags=flags)
-    cluster.start()
-    yield cluster, proxies
-    cluster.stop()
-    for proxy in proxies:
-        proxy.close()
+    with proxied_cluster(tmp_path, node_timeout=NODE_TIMEOUT) as running:
+        yield running
 
 
 def test_through_the_gateway_a_slow_node_hangs_nothing(proxied: tuple[Cluster, list[FaultProxy]], client_for):
