@@ -77,6 +77,21 @@ def test_bucket_configs(client: NodeClient, bucket: str):
         client.put_bucket_config("missing-" + uuid.uuid4().hex[:8], "versioning", "Enabled", last)
 
 
+def test_a_bucket_read_answers_the_record_with_every_stamped_configuration(client: NodeClient, bucket: str):
+    """One GET of the bucket brings what a request needs of it: a gateway merges these kind by kind."""
+    older, newer = VersionStamp("", 1000, "gw-1"), VersionStamp("", 2000, "gw-2")
+    client.put_bucket_config(bucket, "lifecycle", '{"rules": []}', older)
+    client.put_bucket_config(bucket, "version-policy", '{"max_versions": 3, "retention_days": 0}', older)
+    client.put_bucket_config(bucket, "version-policy", None, newer)
+    state = client.bucket_state(bucket)
+    assert state.configs == {"lifecycle": StampedDocument('{"rules": []}', older), "version-policy": StampedDocument(None, newer)}
+    assert state.info.configs == {"lifecycle": '{"rules": []}'}
+    assert client.get_bucket(bucket) == state.info
+    with pytest.raises(errors.NotFound) as missing:
+        client.bucket_state("missing-" + uuid.uuid4().hex[:8])
+    assert missing.value.what == "bucket"
+
+
 def test_stage_commit_head_and_read_ranges(client: NodeClient, bucket: str):
     data = bytes(range(256)) * 4000
     staged = client.stage(io.BytesIO(data))  # chunked: no length given

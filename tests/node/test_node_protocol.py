@@ -9,7 +9,7 @@ import pytest
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload
-from wsgi_s3.model.versions import StampedDocument, VersionStamp
+from wsgi_s3.model.versions import StampedBucket, StampedDocument, VersionStamp
 from wsgi_s3.node import protocol
 
 BLOB = "0123456789abcdef0123456789abcdef"
@@ -50,6 +50,10 @@ def test_records_survive_the_trip():
     assert protocol.bucket_from(protocol.bucket_json(bucket)) == bucket
     stamped = BucketInfo("b", 1, "r", "o", "Enabled", VersionStamp("", 5, "gw"))
     assert protocol.bucket_from(json.loads(json.dumps(protocol.bucket_json(stamped)))) == stamped
+    configs = {"lifecycle": StampedDocument("<rules/>", VersionStamp("", 6, "gw")), "tagging": StampedDocument(None, VersionStamp("", 7, "gw"))}
+    state = StampedBucket.of(stamped, configs)
+    assert protocol.bucket_state_from(json.loads(json.dumps(protocol.bucket_state_json(state)))) == state
+    assert state.info.configs == {"lifecycle": "<rules/>"} and state.info.versioning == ""  # as the documents say
     upload = Upload("u", "b", "k", 3, meta, "CRC32")
     assert protocol.upload_from(protocol.upload_json(upload)) == upload
     part = StoredPart(2, "e", 5, 9, {"CRC32": "AAAA"}, blob_id=BLOB)

@@ -11,7 +11,7 @@ import pytest
 from tests.unit.test_store import store  # noqa: F401 - the fixture
 from wsgi_s3.backend.base import SHARED_BUCKET
 from wsgi_s3.model import errors
-from wsgi_s3.model.versions import StampedDocument, VersionStamp
+from wsgi_s3.model.versions import StampedDocument, VersionStamp, newest_configs
 from wsgi_s3.store import schema
 from wsgi_s3.store.store import Store
 
@@ -95,3 +95,41 @@ def test_documents_from_before_stamps_migrate(tmp_path, monkeypatch) -> None:
     assert store.get_bucket_config(SHARED_BUCKET, "embedded") == StampedDocument("[2]", at(0, ""))
     assert not store.put_bucket_config(SHARED_BUCKET, "credentials", "[old]", at(4_000))
     assert store.put_bucket_config("bucket", "versioning", None, at(1))
+
+
+def test_a_bucket_read_brings_its_configuration_in_one_query(store: Store) -> None:
+    store.put_bucket_config("bucket", "versioning", "Enabled", at(1_000))
+    store.put_bucket_config("bucket", "lifecycle", "<rules/>", at(2_000))
+    store.put_bucket_config("bucket", "tagging", "{}", at(3_000))
+    store.put_bucket_config("bucket", "tagging", None, at(4_000))  # removed: a stamp, no document
+    store.close_bucket("bucket", 30)  # the node's own mark: no configuration
+    queries: list[str] = []
+    store.meta.conn.set_trace_callback(queries.append)
+    try:
+        state = store.bucket_state("bucket")
+    finally:
+        store.meta.conn.set_trace_callback(None)
+    assert len([sql for sql in queries if sql.lstrip().upper().startswith("SELECT")]) == 1
+    assert state.configs == {
+        "versioning": StampedDocument("Enabled", at(1_000)), "lifecycle": StampedDocument("<rules/>", at(2_000)),
+        "tagging": StampedDocument(None, at(4_000)),
+    }
+    assert state.info.configs == {"versioning": "Enabled", "lifecycle": "<rules/>"}  # the documents set
+    assert (state.info.versioning, state.info.versioning_stamp) == ("Enabled", at(1_000))
+    assert state.info.owner == store.get_bucket("bucket").owner
+
+
+def test_a_bucket_never_configured_reads_as_none_and_a_missing_one_is_not_found(store: Store) -> None:
+    state = store.bucket_state("bucket")
+    assert state.configs == {} and state.info.configs == {} and state.info.versioning == ""
+    with pytest.raises(errors.NotFound):
+        store.bucket_state("missing")
+
+
+def test_replicas_configuration_merges_kind_by_kind() -> None:
+    # Each kind's newest stamp wins on its own, a removal included: not the newest replica as a whole.
+    one = {"versioning": StampedDocument("Enabled", at(5_000)), "lifecycle": StampedDocument("<old/>", at(1_000))}
+    two = {"lifecycle": StampedDocument(None, at(2_000)), "version-policy": StampedDocument("{}", at(3_000))}
+    merged = newest_configs([one, two])
+    assert merged == {"versioning": one["versioning"], "lifecycle": two["lifecycle"], "version-policy": two["version-policy"]}
+    assert newest_configs([two, one]) == merged

@@ -52,9 +52,15 @@ def test_enabled_versioning_makes_new_ids_and_delete_adds_a_marker(backend):
     assert backend.head_object("b", "k").version_id == second
 
 
+def configured(backend: LocalBackend, status: str, policy: versioning.VersionPolicy) -> BucketInfo:
+    """The bucket as a request reads it, with its versioning state and version policy set."""
+    backend.put_bucket_config("b", "versioning", status, CLOCK.config_stamp())
+    backend.put_bucket_config("b", versioning.POLICY, policy.document(), CLOCK.config_stamp())
+    return backend.get_bucket("b")
+
+
 def test_pruning_keeps_max_versions_and_every_version_younger_than_the_retention(backend):
-    bucket = BucketInfo("b", 0, "us-east-1", versioning="Enabled")
-    backend.put_bucket_config("b", versioning.POLICY, versioning.VersionPolicy(True, 2, 30).document(), CLOCK.config_stamp())
+    bucket = configured(backend, "Enabled", versioning.VersionPolicy(True, 2, 30))
     written = [put(backend, bucket, f"v{n}".encode()) for n in range(5)]
     assert versioning.prune(backend, bucket, "k", CLOCK) == 0  # beyond the limit, but all younger than 30 days
     in_31_days = HybridClock("test", wall=lambda: time.time_ns() + 31 * versioning.DAY_NS)
@@ -64,8 +70,7 @@ def test_pruning_keeps_max_versions_and_every_version_younger_than_the_retention
 
 
 def test_a_bucket_not_enabled_is_never_pruned(backend):
-    bucket = BucketInfo("b", 0, "us-east-1", versioning="Suspended")
-    backend.put_bucket_config("b", versioning.POLICY, versioning.VersionPolicy(True, 1, 0).document(), CLOCK.config_stamp())
+    bucket = configured(backend, "Suspended", versioning.VersionPolicy(True, 1, 0))
     put(backend, BucketInfo("b", 0, "us-east-1", versioning="Enabled"), b"one")
     put(backend, bucket, b"two")
     assert versioning.prune(backend, bucket, "k", CLOCK) == 0
@@ -94,8 +99,7 @@ def test_what_is_not_a_policy_is_invalid_argument(body):
 
 
 def test_pruning_reads_the_keys_history_not_the_keys_after_it(backend):
-    bucket = BucketInfo("b", 0, "us-east-1", versioning="Enabled")
-    backend.put_bucket_config("b", versioning.POLICY, versioning.VersionPolicy(True, 1000, 0).document(), CLOCK.config_stamp())
+    bucket = configured(backend, "Enabled", versioning.VersionPolicy(True, 1000, 0))
     put(backend, bucket, b"one")
     for index in range(300):  # keys under the prefix "k" that sort after it
         backend.put_object("b", f"k/{index:03d}", MemoryBody(b"x"), versioning.new_version(bucket, CLOCK))

@@ -48,7 +48,7 @@ from wsgi_s3.model.types import (
     VersionEntry,
     VersionPage,
 )
-from wsgi_s3.model.versions import HybridClock, StampedDocument, VersionStamp, now_ns, order_key, stamped_version
+from wsgi_s3.model.versions import HybridClock, StampedBucket, StampedDocument, VersionStamp, newest_configs, now_ns, order_key, stamped_version
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -136,9 +136,10 @@ class ClusterBackend:
         return self._acked(self._on(self.nodes, lambda node: node.create_bucket(name, region, owner)), self.write_quorum)[0]
 
     def get_bucket(self, name: str) -> BucketInfo:
-        """The record with the newest versioning state among the nodes' (see _read_records)."""
-        found = self._read_records(lambda node: node.get_bucket(name))
-        return max(found, key=_versioning_order)
+        """The record with the newest document of each configuration kind among the nodes' (see
+        _read_records): one request to each node asked, whatever the request needs of its bucket."""
+        found = self._read_records(lambda node: node.bucket_state(name))
+        return StampedBucket.of(found[0].info, newest_configs(state.configs for state in found)).info
 
     def list_buckets(self) -> list[BucketInfo]:
         outcome = self._on(self.nodes, lambda node: node.list_buckets())
@@ -292,8 +293,10 @@ class ClusterBackend:
         return stream
 
     def list_objects(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> ListPage:
-        self.get_bucket(bucket)
-        return list_page(lambda *window: self._entries(bucket, *window), prefix, delimiter, marker, max_keys)
+        page = list_page(lambda *window: self._entries(bucket, *window), prefix, delimiter, marker, max_keys)
+        if not page.objects and not page.common_prefixes:
+            self.get_bucket(bucket)  # nodes list no objects of a bucket they lack: is it empty, or missing?
+        return page
 
     def _entries(self, bucket: str, after: str, inclusive: bool, before: str | None, limit: int) -> list[ListEntry]:
         """Each key's newest record across the nodes, in key order: exactly `limit` unless no node
@@ -363,7 +366,7 @@ class ClusterBackend:
         return [Part.of(merged[number]) for number in sorted(merged)][:limit]
 
     def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta, stamp: VersionStamp) -> ObjectVersion:
-        self.get_bucket(upload.bucket)
+        # No bucket read here: the caller read the bucket for `stamp` (its versioning state).
         version = stamped_version(upload.bucket, upload.key, stamp, sum(part.size for part in parts), meta)
         owners = self._owners(upload.bucket, upload.key)
 
@@ -444,7 +447,6 @@ class ClusterBackend:
     def list_versions(
         self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_id_marker: str | None, max_keys: int
     ) -> VersionPage:
-        self.get_bucket(bucket)
         merge = VersionMerge()
         # A page resumed inside a key's history (at the client's version marker) starts the nodes'
         # streams there, so the newest record of a version they bring may lie before them (a
@@ -459,7 +461,10 @@ class ClusterBackend:
             return list(islice(winners, limit))
 
         locate = lambda key, version_id: self.head_object(bucket, key, version_id)  # noqa: E731
-        return list_versions_page(fetch, locate, prefix, delimiter, key_marker, version_id_marker, max_keys)
+        page = list_versions_page(fetch, locate, prefix, delimiter, key_marker, version_id_marker, max_keys)
+        if not page.versions and not page.common_prefixes:
+            self.get_bucket(bucket)  # as in list_objects: only an empty page asks whether the bucket exists
+        return page
 
     def _version_streams(self, bucket: str, cursor: Cursor, before: str | None, limit: int) -> list[Iterator[VersionEntry]]:
         """Every node's versions from the cursor on, tombstones included, each a stream that asks
@@ -645,11 +650,6 @@ def _newest_per_key(entries: Iterable[ListEntry]) -> Iterator[ListEntry]:
             current = entry
     if current is not None:
         yield current
-
-
-def _versioning_order(info: BucketInfo) -> tuple[int, str, str]:
-    """Bucket records by the stamp of their versioning document; one that never had it is the oldest."""
-    return (-1, "", "") if info.versioning_stamp is None else order_key(info.versioning_stamp)
 
 
 def _entry_order(entry: ListEntry) -> tuple[int, str, bool, str, int]:

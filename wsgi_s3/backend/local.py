@@ -38,7 +38,7 @@ class LocalBackend:
         return self.store.create_bucket(name, region, owner)
 
     def get_bucket(self, name: str) -> BucketInfo:
-        return self.store.get_bucket(name)
+        return self.store.bucket_state(name).info
 
     def list_buckets(self) -> list[BucketInfo]:
         return self.store.list_buckets()

@@ -19,7 +19,7 @@ import urllib3
 from wsgi_s3.cluster.health import NodeHealth
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, StoredPart, StoredVersion, Upload, VersionEntry
-from wsgi_s3.model.versions import StampedDocument, VersionStamp
+from wsgi_s3.model.versions import StampedBucket, StampedDocument, VersionStamp
 from wsgi_s3.node import protocol
 
 BLOCK = 256 * 1024  # bytes per send of a streamed body
@@ -151,7 +151,7 @@ class NodeClient:
         return protocol.bucket_from(doc)
 
     def get_bucket(self, name: str) -> BucketInfo:
-        return protocol.bucket_from(self._json("GET", protocol.path(protocol.BUCKET, bucket=name)))
+        return self.bucket_state(name).info
 
     def list_buckets(self) -> list[BucketInfo]:
         return protocol.records(self._json("GET", protocol.BUCKETS), protocol.bucket_from)
@@ -171,11 +171,7 @@ class NodeClient:
 
     def bucket_configs(self, bucket: str) -> dict[str, StampedDocument]:
         """Every stamped configuration document of the bucket (removals included), by kind."""
-        doc = self._json("GET", protocol.path(protocol.BUCKET_CONFIGS, bucket=bucket))
-        if not isinstance(doc, dict):
-            raise errors.Unavailable(f"node {self.url}: bucket configurations are a JSON object")
-        configs = {kind: protocol.config_from(config) for kind, config in doc.items()}
-        return {kind: config for kind, config in configs.items() if config is not None}
+        return protocol.configs_from(self._json("GET", protocol.path(protocol.BUCKET_CONFIGS, bucket=bucket)))
 
     def get_bucket_config(self, bucket: str, kind: str) -> StampedDocument | None:
         """The document with its stamp (a removal: no document); None if it was never set."""
@@ -343,3 +339,9 @@ class NodeClient:
     def tag_updates(self, bucket: str, key: str, limit: int) -> list[ObjectTags]:
         doc = self._json("GET", protocol.path(protocol.TAG_UPDATES, bucket=bucket, key=key), {"limit": str(limit)})
         return protocol.records(doc, protocol.tags_from)
+
+    # a bucket read
+
+    def bucket_state(self, name: str) -> StampedBucket:
+        """The bucket's record with its stamped configuration documents, in one request."""
+        return protocol.bucket_state_from(self._json("GET", protocol.path(protocol.BUCKET, bucket=name)))

@@ -39,7 +39,7 @@ from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.cluster.ring import Ring
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import ByteStream, Holding, ObjectTags, ObjectVersion, Segment, StoredVersion
-from wsgi_s3.model.versions import StampedDocument, newer, now_ns, order_key
+from wsgi_s3.model.versions import newer, newest_configs, now_ns, order_key
 
 log = logging.getLogger(__name__)
 
@@ -232,11 +232,7 @@ class Healer:
         hold the bucket and an older one or none; the number of copies. A node's own stamp check
         decides, so a copy racing a newer write loses to it."""
         held = fanout(self.clients, lambda url: self.clients[url].bucket_configs(bucket)).results
-        newest: dict[str, StampedDocument] = {}
-        for configs in held.values():
-            for kind, config in configs.items():
-                if kind not in newest or newer(config.stamp, newest[kind].stamp):
-                    newest[kind] = config
+        newest = newest_configs(held.values())
         copies = 0
         for url, configs in held.items():
             for kind, best in newest.items():

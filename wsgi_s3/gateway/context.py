@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import falcon
 
@@ -30,6 +30,16 @@ class S3Context:
     region: str
     clock: HybridClock  # this worker's: stamps every write it makes (gateway/versioning.py)
     max_body: int = MAX_PUT_SIZE  # the largest upload body (max_body_mb), in bytes
+    _buckets: dict[str, BucketInfo] = field(default_factory=dict, init=False, repr=False)
+
+    def bucket_info(self, name: str | None = None) -> BucketInfo:
+        """The request's bucket (or the one named) with its configuration documents, read once per
+        request: in a cluster each read asks most nodes, so versioning, lifecycle and version policy
+        all come from this one. A handler that changes the configuration reads the backend itself."""
+        name = self.bucket if name is None else name
+        if name not in self._buckets:
+            self._buckets[name] = self.backend.get_bucket(name)
+        return self._buckets[name]
 
     def new_version(self, bucket: BucketInfo) -> VersionStamp:
         return versioning.new_version(bucket, self.clock)

@@ -15,6 +15,7 @@ DELETE does. A backend only stores what it is told (see backend/base.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wsgi_s3.backend.base import Backend
@@ -81,14 +82,13 @@ def delete(backend: Backend, bucket: BucketInfo, key: str, version_id: str | Non
     return DeleteResult(marker.version_id, True)
 
 
-def shown_id(backend: Backend, bucket: BucketInfo | str, version_id: str | None) -> str | None:
-    """The version id a response shows (x-amz-version-id and its kin), None for none. The bucket
-    is looked up only for the null version, when the caller has not got it already. rclone, for
-    one, would follow a "null" id in a bucket that never had versioning."""
+def shown_id(version_id: str | None, bucket: Callable[[], BucketInfo]) -> str | None:
+    """The version id a response shows (x-amz-version-id and its kin), None for none. `bucket`
+    (the version's) is asked only for the null version. rclone, for one, would follow a "null" id
+    in a bucket that never had versioning."""
     if version_id != NULL_VERSION:
         return version_id
-    info = bucket if isinstance(bucket, BucketInfo) else backend.get_bucket(bucket)
-    return version_id if info.versioning else None
+    return version_id if bucket().versioning else None
 
 
 POLICY = "version-policy"  # the bucket configuration kind of the seed's version policy
@@ -134,8 +134,8 @@ def _count(data: dict, name: str, minimum: int, maximum: int) -> int | None:
     return value
 
 
-def stored_policy(backend: Backend, bucket: str) -> VersionPolicy | None:
-    document = backend.get_bucket_config(bucket, POLICY)
+def stored_policy(bucket: BucketInfo) -> VersionPolicy | None:
+    document = bucket.configs.get(POLICY)
     if document is None:
         return None
     data = json.loads(document)
@@ -144,13 +144,14 @@ def stored_policy(backend: Backend, bucket: str) -> VersionPolicy | None:
 
 def prune(backend: Backend, bucket: BucketInfo, key: str, clock: HybridClock) -> int:
     """Apply the bucket's version policy to `key` after a write: remove the versions beyond
-    `max_versions` (the oldest, never the current one) that are older than `retention_days`.
-    The key's history is read newest first in pages that start small and double, and stop at its
-    end, so a write reads about as many rows as the key holds (at most MAX_VERSIONS + PRUNE_BATCH)
-    and few of the keys after it; returns how many versions it removed."""
+    `max_versions` (the oldest, never the current one) that are older than `retention_days`; the
+    policy is `bucket`'s as the request's bucket read found it (no read of its own). The key's
+    history is read newest first in pages that start small and double, and stop at its end, so a
+    write reads about as many rows as the key holds (at most MAX_VERSIONS + PRUNE_BATCH) and few of
+    the keys after it; returns how many versions it removed."""
     if bucket.versioning != "Enabled":
         return 0
-    policy = stored_policy(backend, bucket.name)
+    policy = stored_policy(bucket)
     if policy is None or policy.max_versions is None:
         return 0
     history: list[VersionEntry] = []

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from wsgi_s3.model.types import ObjectMeta, ObjectVersion
+from wsgi_s3.model.types import BucketInfo, ObjectMeta, ObjectVersion
 
 NULL_VERSION = "null"
 
@@ -91,3 +91,33 @@ def now_ns() -> int:
 def new_version_id(timestamp_ns: int) -> str:
     # Sortable by time first so ids of one key sort like their timestamps; random tail for uniqueness.
     return f"{timestamp_ns:020d}{os.urandom(8).hex()}"
+
+
+@dataclass(frozen=True)
+class StampedBucket:
+    """A bucket's record as one store holds it, with its stamped configuration documents by kind
+    (removals included, not a store's own "." marks): what a gateway merges, kind by kind, from
+    the nodes' answers to one bucket read. `info` carries the state they give (see `of`)."""
+
+    info: BucketInfo
+    configs: Mapping[str, StampedDocument]
+
+    @classmethod
+    def of(cls, info: BucketInfo, configs: Mapping[str, StampedDocument]) -> StampedBucket:
+        """`info` with its versioning state and documents taken from `configs`."""
+        versioning = configs.get("versioning")
+        documents = {kind: config.document for kind, config in configs.items() if config.document is not None}
+        state = replace(
+            info, versioning=documents.get("versioning", ""), versioning_stamp=None if versioning is None else versioning.stamp, configs=documents
+        )
+        return cls(state, dict(configs))
+
+
+def newest_configs(held: Iterable[Mapping[str, StampedDocument]]) -> dict[str, StampedDocument]:
+    """The newest document of each kind (a removal included) among several replicas' ones."""
+    newest: dict[str, StampedDocument] = {}
+    for configs in held:
+        for kind, config in configs.items():
+            if kind not in newest or newer(config.stamp, newest[kind].stamp):
+                newest[kind] = config
+    return newest

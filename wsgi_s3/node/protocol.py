@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectMeta, ObjectTags, ObjectVersion, Part, Segment, StagedBlob, StoredPart, StoredVersion, Upload, VersionEntry
-from wsgi_s3.model.versions import StampedDocument, VersionStamp
+from wsgi_s3.model.versions import StampedBucket, StampedDocument, VersionStamp
 
 PREFIX = "/v1"
 AUTH_HEADER = "Authorization"
@@ -556,3 +556,20 @@ def share_from(data: object) -> tuple[ObjectVersion, StoredVersion]:
         origin=field(named, "origin", str),
     )
     return source, version
+
+
+def configs_from(data: object) -> dict[str, StampedDocument]:
+    """Stamped configuration documents by kind (as config_json each); kinds never set are left out."""
+    if not isinstance(data, dict):
+        raise BadRequest("configurations are a JSON object")
+    configs = {kind: config_from(config) for kind, config in data.items()}
+    return {kind: config for kind, config in configs.items() if config is not None}
+
+
+def bucket_state_json(state: StampedBucket) -> dict[str, Any]:
+    """A bucket read's answer (GET BUCKET): the record and every stamped configuration document."""
+    return {**bucket_json(state.info), "configs": {kind: config_json(config) for kind, config in state.configs.items()}}
+
+
+def bucket_state_from(data: object) -> StampedBucket:
+    return StampedBucket.of(bucket_from(data), configs_from(field(data, "configs", dict)))

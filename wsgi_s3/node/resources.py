@@ -55,7 +55,7 @@ class Bucket(StoreResource):
         answer(resp, protocol.bucket_json(created), falcon.HTTP_201)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
-        answer(resp, protocol.bucket_json(self.store.get_bucket(bucket)))
+        answer(resp, protocol.bucket_state_json(self.store.bucket_state(bucket)))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, bucket: str) -> None:
         self.store.delete_bucket(bucket, purge=protocol.parse_flag(req.get_param("purge", default="0"), "purge"))

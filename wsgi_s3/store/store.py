@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from wsgi_s3.model import errors
 from wsgi_s3.model.types import BucketInfo, Holding, Lease, ListEntry, ObjectTags, ObjectVersion, Part, StagedBlob, StoredPart, StoredVersion, Upload, VersionEntry
-from wsgi_s3.model.versions import StampedDocument, VersionStamp, now_ns
+from wsgi_s3.model.versions import StampedBucket, StampedDocument, VersionStamp, now_ns
 from wsgi_s3.store.blobs import BlobFiles, BlobRange, Readable, SegmentsRange, make_private_dirs
 from wsgi_s3.store.metadata import Metadata
 
@@ -215,3 +215,7 @@ class Store:
         """The tag updates this store keeps of the key's versions, newest versions first (repair
         compares them between owners: see Metadata.tag_updates)."""
         return self.meta.tag_updates(bucket, key, limit)
+
+    def bucket_state(self, name: str) -> StampedBucket:
+        """The bucket's record with its stamped configuration documents, in one read."""
+        return self.meta.bucket_state(name)

@@ -59,22 +59,16 @@ class Item:
 
 
 class Batch:
-    """One request's objects, done with the caller's rights; buckets looked up once each."""
+    """One request's objects, done with the caller's rights; buckets looked up once each (S3Context.bucket_info)."""
 
     def __init__(self, ctx: S3Context, authenticator: Authenticator, dry_run: bool) -> None:
         self.ctx = ctx
         self.authenticator = authenticator
         self.dry_run = dry_run
-        self.buckets: dict[str, BucketInfo] = {}
-
-    def bucket(self, name: str) -> BucketInfo:
-        if name not in self.buckets:
-            self.buckets[name] = self.ctx.backend.get_bucket(name)
-        return self.buckets[name]
 
     def delete(self, item: Item) -> dict[str, Any]:
         self._admit_delete(item)
-        bucket = self.bucket(item.bucket)
+        bucket = self.ctx.bucket_info(item.bucket)
         if self.dry_run:
             return {}
         result = versioning.delete(self.ctx.backend, bucket, item.key, item.version_id, self.ctx.clock)
@@ -99,7 +93,7 @@ class Batch:
             # S3's rule for CopyObject onto itself with nothing changed; a move there would delete it.
             raise errors.InvalidRequest("This copy request is illegal because it is trying to copy an object to itself.")
         source = self._source(item)
-        bucket = self.bucket(item.dest_bucket)
+        bucket = self.ctx.bucket_info(item.dest_bucket)
         if self.dry_run:
             return {}
         version = write(source, bucket)
@@ -111,7 +105,7 @@ class Batch:
         if self.dry_run:
             return done
         try:
-            versioning.delete(self.ctx.backend, self.bucket(item.bucket), item.key, item.version_id, self.ctx.clock)
+            versioning.delete(self.ctx.backend, self.ctx.bucket_info(item.bucket), item.key, item.version_id, self.ctx.clock)
         except (errors.S3Error, storage.StorageError) as exc:
             error = to_s3_error(exc)
             raise type(error)(f"Copied, but the source was not deleted: {error.message}", **error.extra) from exc

@@ -38,10 +38,11 @@ def delete_bucket_lifecycle(ctx: S3Context) -> None:
 
 
 def set_expiration_header(ctx: S3Context, version: ObjectVersion) -> None:
-    """x-amz-expiration on a current version that an enabled rule will expire."""
+    """x-amz-expiration on a current version that an enabled rule will expire (the rules: the
+    request's one bucket read)."""
     if not version.is_latest or version.delete_marker:
         return
-    document = ctx.backend.get_bucket_config(version.bucket, KIND)
+    document = ctx.bucket_info(version.bucket).configs.get(KIND)
     if document is None:
         return
     rules = lifecycle.loads(document)

@@ -60,8 +60,10 @@ def _entries(page: ListPage, encoding: str | None, owner: str | None) -> list:
 
 def list_objects(ctx: S3Context) -> None:
     encoding, limit, marker = encoding_type(ctx), max_keys(ctx), ctx.query.get("marker", "")
-    owner = ctx.backend.get_bucket(ctx.bucket).owner
     page, prefix, delimiter = _page(ctx, marker, limit)
+    # The bucket is read for its owner only when the page shows objects: a cluster's backend reads
+    # it for an empty page (empty or missing bucket?), so a listing reads its bucket once at most.
+    owner = ctx.bucket_info().owner if page.objects else None
     fields: list = [
         ("Name", ctx.bucket),
         ("Prefix", encode_key(prefix, encoding)),
@@ -94,8 +96,8 @@ def list_objects_v2(ctx: S3Context) -> None:
     token, start_after = ctx.query.get("continuation-token"), ctx.query.get("start-after", "")
     marker = _from_token(token) if token is not None else start_after
     fetch_owner = ctx.query.get("fetch-owner", "").lower() == "true"
-    owner = ctx.backend.get_bucket(ctx.bucket).owner if fetch_owner else None
     page, prefix, delimiter = _page(ctx, marker, limit)
+    owner = ctx.bucket_info().owner if fetch_owner and page.objects else None
     fields: list = [
         ("Name", ctx.bucket),
         ("Prefix", encode_key(prefix, encoding)),
@@ -145,8 +147,8 @@ def list_object_versions(ctx: S3Context) -> None:
     prefix, delimiter = ctx.query.get("prefix", ""), ctx.query.get("delimiter", "")
     key_marker = ctx.query.get("key-marker", "")
     version_marker = _version_marker(ctx, key_marker)
-    owner = ctx.backend.get_bucket(ctx.bucket).owner
     page = ctx.backend.list_versions(ctx.bucket, prefix, delimiter, key_marker, version_marker, limit)
+    owner = ctx.bucket_info().owner if page.versions else ""  # once at most, as in list_objects
     truncated = page.is_truncated
     fields: list = [
         ("Name", ctx.bucket),

@@ -130,9 +130,9 @@ def complete_multipart_upload(ctx: S3Context) -> None:
         raise errors.InvalidRequest("The provided 'x-amz-mp-object-size' header value does not match what was computed.")
     found = _object_checksum(ctx, upload, chosen)
     meta = assembled_meta(upload, chosen, found)
-    bucket = ctx.backend.get_bucket(ctx.bucket)
+    bucket = ctx.bucket_info()
     version = ctx.backend.complete_upload(upload, chosen, meta, ctx.new_version(bucket))
-    write_headers(ctx, version, etag=False, bucket=bucket)
+    write_headers(ctx, version, etag=False)
     set_expiration_header(ctx, version)
     versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
     location = f"{ctx.req.scheme}://{ctx.headers.get('host', '')}/{ctx.bucket}/{ctx.key}"

@@ -12,7 +12,7 @@ from wsgi_s3.gateway.context import S3Context
 from wsgi_s3.gateway.errors import to_s3_error
 from wsgi_s3.gateway.handlers.lifecycle import set_expiration_header
 from wsgi_s3.model import errors as storage
-from wsgi_s3.model.types import BucketInfo, ObjectVersion
+from wsgi_s3.model.types import ObjectVersion
 from wsgi_s3.s3 import checksums, errors
 from wsgi_s3.s3.conditions import NotModified, check_preconditions, parse_range
 from wsgi_s3.s3.headers import content_headers, http_date, response_overrides, to_wire, user_metadata
@@ -22,23 +22,23 @@ from wsgi_s3.s3.tagging import copy_tags, request_tags
 from wsgi_s3.s3.xml import iso8601, parse_delete, render
 
 
-def version_headers(ctx: S3Context, version: ObjectVersion, bucket: BucketInfo | None = None) -> dict[str, str]:
-    """x-amz-version-id as S3 shows it (see versioning.shown_id); `bucket` saves a lookup."""
-    shown = versioning.shown_id(ctx.backend, bucket or version.bucket, version.version_id)
+def version_headers(ctx: S3Context, version: ObjectVersion) -> dict[str, str]:
+    """x-amz-version-id as S3 shows it (see versioning.shown_id)."""
+    shown = versioning.shown_id(version.version_id, lambda: ctx.bucket_info(version.bucket))
     return {"x-amz-version-id": shown} if shown else {}
 
 
-def write_headers(ctx: S3Context, version: ObjectVersion, *, etag: bool = True, bucket: BucketInfo | None = None) -> None:
+def write_headers(ctx: S3Context, version: ObjectVersion, *, etag: bool = True) -> None:
     """Headers of a write's response: ETag (unless the body carries it), version id, stored checksum."""
     if etag:
         ctx.resp.set_header("ETag", f'"{version.etag}"')
-    ctx.set_headers(version_headers(ctx, version, bucket))
+    ctx.set_headers(version_headers(ctx, version))
     for algorithm, digest in version.meta.checksums.items():
         ctx.resp.set_header(checksums.header_name(algorithm), digest)
 
 
 def put_object(ctx: S3Context) -> None:
-    bucket = ctx.backend.get_bucket(ctx.bucket)  # before reading a body into a bucket that is not there
+    bucket = ctx.bucket_info()  # before reading a body into a bucket that is not there
     tags = request_tags(ctx.headers)
     body = TaggedBody(ctx.body(content=content_headers(ctx.headers), user_meta=user_metadata(ctx.headers)), tags)
     if_none_match = ctx.headers.get("if-none-match", "").strip()
@@ -49,7 +49,7 @@ def put_object(ctx: S3Context) -> None:
         ctx.bucket, ctx.key, body, ctx.new_version(bucket),
         if_none_match=bool(if_none_match), if_match=if_match.strip().strip('"') if if_match else None,
     )
-    write_headers(ctx, version, bucket=bucket)
+    write_headers(ctx, version)
     set_expiration_header(ctx, version)
     versioning.prune(ctx.backend, bucket, ctx.key, ctx.clock)
 
@@ -130,12 +130,11 @@ def head_object(ctx: S3Context) -> None:
 
 
 def delete_object(ctx: S3Context) -> None:
-    bucket = ctx.backend.get_bucket(ctx.bucket)
-    result = versioning.delete(ctx.backend, bucket, ctx.key, check_version_id(ctx.query.get("versionId")), ctx.clock)
+    result = versioning.delete(ctx.backend, ctx.bucket_info(), ctx.key, check_version_id(ctx.query.get("versionId")), ctx.clock)
     if result.delete_marker:
         ctx.resp.set_header("x-amz-delete-marker", "true")
     # An id no version has is echoed back as S3 does (the delete found nothing to remove).
-    shown = versioning.shown_id(ctx.backend, bucket, result.version_id)
+    shown = versioning.shown_id(result.version_id, ctx.bucket_info)
     if shown:
         ctx.resp.set_header("x-amz-version-id", shown)
     ctx.resp.status = falcon.HTTP_204
@@ -149,7 +148,7 @@ def require_content_checksum(ctx: S3Context) -> None:
 def delete_objects(ctx: S3Context) -> None:
     require_content_checksum(ctx)
     targets, quiet = parse_delete(ctx.document())
-    bucket = ctx.backend.get_bucket(ctx.bucket)
+    bucket = ctx.bucket_info()
     results: list[tuple[str, list]] = []
     for target in targets:
         try:
@@ -193,7 +192,7 @@ def copy_source(ctx: S3Context) -> ObjectVersion:
 
 def copy_source_headers(ctx: S3Context, source: ObjectVersion) -> None:
     """The source version a copy read, shown as x-amz-version-id is (see versioning.shown_id)."""
-    shown = versioning.shown_id(ctx.backend, source.bucket, source.version_id)
+    shown = versioning.shown_id(source.version_id, lambda: ctx.bucket_info(source.bucket))
     if shown:
         ctx.resp.set_header("x-amz-copy-source-version-id", shown)
 
@@ -218,11 +217,10 @@ def copy_object(ctx: S3Context) -> None:
     if algorithm and algorithm not in checksums.ALGORITHMS:
         raise errors.InvalidRequest("Value for x-amz-checksum-algorithm header is invalid.")
     tags = copy_tags(ctx.headers, source.meta.tags)
-    bucket = ctx.backend.get_bucket(ctx.bucket)
     version = versioning.write_copy(
-        ctx.backend, source, bucket, ctx.key, ctx.clock, content=content, user_meta=user_meta, tags=tags, algorithm=algorithm
+        ctx.backend, source, ctx.bucket_info(), ctx.key, ctx.clock, content=content, user_meta=user_meta, tags=tags, algorithm=algorithm
     )
-    write_headers(ctx, version, etag=False, bucket=bucket)
+    write_headers(ctx, version, etag=False)
     set_expiration_header(ctx, version)
     copy_source_headers(ctx, source)
     result = [("LastModified", iso8601(version.timestamp_ns)), ("ETag", f'"{version.etag}"')]

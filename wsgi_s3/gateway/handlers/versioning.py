@@ -55,17 +55,16 @@ def restore_object_version(ctx: S3Context) -> None:
     if version_id is None:
         raise errors.NotImplemented_("Restoring archived objects is not implemented: POST ?restore takes a versionId to make current again.")
     source = find_version(ctx, ctx.bucket, ctx.key, version_id)
-    bucket = ctx.backend.get_bucket(ctx.bucket)
-    version = versioning.restore(ctx.backend, source, bucket, ctx.clock)
-    write_headers(ctx, version, bucket=bucket)
+    version = versioning.restore(ctx.backend, source, ctx.bucket_info(), ctx.clock)
+    write_headers(ctx, version)
     _json(ctx, {"bucket": ctx.bucket, "key": ctx.key, "restored_version_id": source.version_id, "version_id": version.version_id})
 
 
 def get_bucket_version_stats(ctx: S3Context) -> None:
     """Counts over every version of the bucket, walked a listing page at a time (so it costs a
     listing of the whole bucket's history)."""
-    bucket = ctx.backend.get_bucket(ctx.bucket)
-    policy = versioning.stored_policy(ctx.backend, ctx.bucket)
+    bucket = ctx.bucket_info()
+    policy = versioning.stored_policy(bucket)
     stats = {"versions": 0, "delete_markers": 0, "bytes": 0, "noncurrent_versions": 0, "noncurrent_bytes": 0}
     oldest: int | None = None
     key_marker, version_marker = "", None
