@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import falcon
+from gevent.lock import Semaphore
 
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.gateway import versioning
@@ -31,15 +32,18 @@ class S3Context:
     clock: HybridClock  # this worker's: stamps every write it makes (gateway/versioning.py)
     max_body: int = MAX_PUT_SIZE  # the largest upload body (max_body_mb), in bytes
     _buckets: dict[str, BucketInfo] = field(default_factory=dict, init=False, repr=False)
+    _reading: Semaphore = field(default_factory=Semaphore, init=False, repr=False)
 
     def bucket_info(self, name: str | None = None) -> BucketInfo:
         """The request's bucket (or the one named) with its configuration documents, read once per
         request: in a cluster each read asks most nodes, so versioning, lifecycle and version policy
-        all come from this one. A handler that changes the configuration reads the backend itself."""
+        all come from this one. A handler that changes the configuration reads the backend itself.
+        Greenlets of one request (/batch) wait for a read in flight rather than make their own."""
         name = self.bucket if name is None else name
-        if name not in self._buckets:
-            self._buckets[name] = self.backend.get_bucket(name)
-        return self._buckets[name]
+        with self._reading:
+            if name not in self._buckets:
+                self._buckets[name] = self.backend.get_bucket(name)
+            return self._buckets[name]
 
     def new_version(self, bucket: BucketInfo) -> VersionStamp:
         return versioning.new_version(bucket, self.clock)
