@@ -16,6 +16,7 @@ import pytest
 from tests.functional import signed_http
 from tests.functional.test_credentials import credentials_cli, eventually, issued, unique
 from tests.functional.test_presign_api import post_json
+from tests.functional.test_version_policy import history, put_policy
 
 MIB = 1024 * 1024
 
@@ -84,6 +85,15 @@ def test_one_chunk_and_a_version(server, s3, bucket):
     put_chunk(server, plan["chunks"][0], data)
     done = call(server, "complete", {"bucket": bucket, "key": "small", "upload_id": plan["upload_id"]})
     assert s3.get_object(Bucket=bucket, Key="small", VersionId=done["version_id"])["Body"].read() == data
+
+
+def test_a_completed_upload_is_pruned_like_any_write_under_the_version_policy(server, s3, bucket, raw_s3):
+    assert put_policy(raw_s3(server), bucket, {"enabled": True, "max_versions": 2, "retention_days": 0})[0] == 200
+    written = [s3.put_object(Bucket=bucket, Key="k", Body=f"v{n}".encode())["VersionId"] for n in range(2)]
+    plan = call(server, "initiate", {"bucket": bucket, "key": "k", "total_size": 10, "chunk_size": 5 * MIB})
+    put_chunk(server, plan["chunks"][0], b"0123456789")
+    done = call(server, "complete", {"bucket": bucket, "key": "k", "upload_id": plan["upload_id"]})
+    assert history(s3, bucket, "k") == [done["version_id"], written[1]]
 
 
 @pytest.mark.parametrize(

@@ -117,8 +117,9 @@ def complete(ctx: S3Context, authenticator: Authenticator) -> None:
         raise errors.InvalidPart(f"{len(missing)} of {plan.count} chunks are missing or incomplete (part numbers {listed}); upload them and complete again.")
     parts = [done[number] for number in range(1, plan.count + 1)]
     meta = assembled_meta(dataclasses.replace(upload, meta=dataclasses.replace(upload.meta, user_meta=_without_plan(upload.meta.user_meta))), parts, {})
-    stamp = versioning.new_version(ctx.bucket_info(upload.bucket), ctx.clock)
-    version = ctx.backend.complete_upload(upload, parts, meta, stamp)
+    bucket = ctx.bucket_info(upload.bucket)
+    version = ctx.backend.complete_upload(upload, parts, meta, versioning.new_version(bucket, ctx.clock))
+    versioning.prune(ctx.backend, bucket, upload.key, ctx.clock)  # like any write, under the version policy
     answer: dict[str, Any] = {"bucket": upload.bucket, "key": upload.key, "etag": version.etag, "size": version.size}
     if version.version_id != NULL_VERSION:
         answer["version_id"] = version.version_id
