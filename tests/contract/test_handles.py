@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.conftest import OWNER, REGION, get, multipart_meta, put, read, stamp
+from tests.contract.conftest import OWNER, REGION, MemoryBody, get, multipart_meta, put, read, stamp
 from tests.contract.test_multipart import CREATED, PARTS, upload_parts
 from wsgi_s3.backend.base import Backend
 from wsgi_s3.backend.local import LocalBackend
@@ -61,3 +61,12 @@ def test_an_upload_completes_from_parts_named_by_number_etag_and_size(backend: B
     backend.complete_upload(upload, named, multipart_meta(named), stamp())
     assert get(backend, bucket, "k") == PARTS[1] + PARTS[2] + PARTS[3]
 
+
+
+def test_parts_go_up_without_their_blob(backend: Backend, bucket: str) -> None:
+    """What upload_part and list_parts return names a part, and nothing of where its bytes lie."""
+    upload = backend.create_upload(bucket, "k", CREATED, "")
+    uploaded = backend.upload_part(upload, 1, MemoryBody(PARTS[1]))
+    listed = backend.list_parts(upload)
+    assert [type(part) for part in [uploaded, *listed]] == [Part, Part]
+    assert listed == [uploaded]

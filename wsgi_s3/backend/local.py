@@ -110,10 +110,10 @@ class LocalBackend:
         staged, meta = self._stage(body)
         part = StoredPart(part_number, meta.etag, staged.size, now_ns(), meta.checksums, blob_id=staged.blob_id)
         self.store.put_part(upload.upload_id, part)
-        return part
+        return Part.of(part)  # a part goes up named by number, ETag and size: its blob stays here
 
     def list_parts(self, upload: Upload, after_part: int = 0, limit: int = 10000) -> list[Part]:
-        return self.store.list_parts(upload.upload_id, after_part, limit)
+        return [Part.of(part) for part in self.store.list_parts(upload.upload_id, after_part, limit)]
 
     def complete_upload(self, upload: Upload, parts: list[Part], meta: ObjectMeta, stamp: VersionStamp) -> ObjectVersion:
         self.store.get_bucket(upload.bucket)
