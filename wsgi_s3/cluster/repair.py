@@ -76,7 +76,7 @@ class PassReport:
     stretches: int = 0  # ring stretches compared (halves included)
     differing: int = 0  # stretches whose owners disagreed
     keys: int = 0  # keys repaired
-    copies: int = 0  # records copied
+    copies: int = 0  # records copied, bucket records and configuration documents included
     unreachable: list[str] = field(default_factory=list)
 
 
@@ -250,10 +250,11 @@ class Healer:
         """With every node answering, a bucket record on a majority of nodes is made on the others
         (they missed its creation) and one on a minority is removed with all it holds (they missed
         its deletion: a deleted bucket was empty, and its tombstones went with it). Then every kept
-        bucket's configuration documents are made the newest on every node. Returns changes."""
+        bucket's configuration documents are made the newest on every node. Returns changes.
+        With a node silent, records are left as they are (its answer could change the majority),
+        but the configuration of a bucket most nodes hold is still repaired on those that answer."""
         outcome = fanout(self.clients, lambda url: self.clients[url].list_buckets())
-        if outcome.errors:
-            return 0
+        complete = not outcome.errors
         holders: dict[str, list[str]] = {}
         for url, buckets in outcome.results.items():
             for bucket in buckets:
@@ -262,11 +263,11 @@ class Healer:
         for name, urls in holders.items():
             if 2 * len(urls) > len(self.clients):
                 for target in self.clients:
-                    if target not in urls:
+                    if complete and target not in urls:
                         self._repair_bucket_on(name, target)
                         changes += 1
                 changes += self.repair_configs(name)
-            else:
+            elif complete:
                 for url in urls:
                     try:
                         self.clients[url].purge_bucket(name)
@@ -281,7 +282,7 @@ class Healer:
         """Compare every stretch of the ring between its owners and repair what differs; `between`
         is called after each stretch (the repairer renews its lease there, and may raise to stop)."""
         report = PassReport()
-        self.repair_buckets()
+        report.copies += self.repair_buckets()
         since = self._since()
         for first, last, owners in self.ring.arcs(self.replicas):
             self._compare(first, last, [node.url for node in owners], since, batch, report)

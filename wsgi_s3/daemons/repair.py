@@ -39,6 +39,7 @@ class Repairer:
         self.lease = lease
         self.holding = False
         self.claimed_at = 0.0  # time.monotonic() of the last granted claim
+        self.started_ns = time.time_ns()  # a cluster that never had a pass has its first an interval after start
 
     @cached_property
     def backend(self) -> ClusterBackend:
@@ -70,7 +71,7 @@ class Repairer:
         if handed:
             metrics.REPAIR_HINTS.inc(handed)
             log.info("repair: handed over %d hinted keys", handed)
-        last_finished_ns = json.loads(state).get("finished_ns", 0) if state else 0
+        last_finished_ns = json.loads(state)["finished_ns"] if state else self.started_ns
         if time.time_ns() < last_finished_ns + int(self.interval * 1e9):
             return None
         try:
