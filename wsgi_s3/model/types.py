@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Protocol, Self
-
-if TYPE_CHECKING:
-    from wsgi_s3.model.versions import VersionStamp  # which imports this module
+from typing import Protocol, Self
 
 
 @dataclass(frozen=True)
@@ -17,7 +14,6 @@ class BucketInfo:
     region: str
     owner: str = ""  # access key of the creator
     versioning: str = ""  # "", "Enabled" or "Suspended", as S3 reports it
-    versioning_stamp: VersionStamp | None = None  # of the "versioning" document (None: never set): replicas' newest wins
     # The configuration documents set (kind -> document: "versioning", "lifecycle", "tagging",
     # "version-policy", ...) as a bucket read (Backend.get_bucket) found them with the record, so
     # that a request reads its bucket once; empty where a bucket is listed or created.

@@ -105,12 +105,8 @@ class StampedBucket:
     @classmethod
     def of(cls, info: BucketInfo, configs: Mapping[str, StampedDocument]) -> StampedBucket:
         """`info` with its versioning state and documents taken from `configs`."""
-        versioning = configs.get("versioning")
         documents = {kind: config.document for kind, config in configs.items() if config.document is not None}
-        state = replace(
-            info, versioning=documents.get("versioning", ""), versioning_stamp=None if versioning is None else versioning.stamp, configs=documents
-        )
-        return cls(state, dict(configs))
+        return cls(replace(info, versioning=documents.get("versioning", ""), configs=documents), dict(configs))
 
 
 def newest_configs(held: Iterable[Mapping[str, StampedDocument]]) -> dict[str, StampedDocument]:

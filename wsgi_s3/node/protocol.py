@@ -274,7 +274,6 @@ def bucket_json(bucket: BucketInfo) -> dict[str, Any]:
         "region": bucket.region,
         "owner": bucket.owner,
         "versioning": bucket.versioning,
-        "versioning_stamp": None if bucket.versioning_stamp is None else stamp_json(bucket.versioning_stamp),
     }
 
 
@@ -285,7 +284,6 @@ def bucket_from(data: object) -> BucketInfo:
         region=field(data, "region", str),
         owner=field(data, "owner", str),
         versioning=field(data, "versioning", str),
-        versioning_stamp=None if _nullable(data, "versioning_stamp") is None else stamp_from(data["versioning_stamp"]),
     )
 
 
