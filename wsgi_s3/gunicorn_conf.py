@@ -32,6 +32,7 @@ def on_starting(server) -> None:
     workers and their gevent hubs); it stops when this master does. `serve` and every gateway fork
     a lifecycle daemon the same way (daemons/lifecycle.py)."""
     from wsgi_s3.config import active
+    from wsgi_s3.daemons.forked import fork_loop
     from wsgi_s3.store.dirlock import DataDirInUse, lock_data_dir
     from wsgi_s3.store.store import Store
     from wsgi_s3.store.sweeper import Sweeper
@@ -53,7 +54,8 @@ def on_starting(server) -> None:
     Sweeper(store, orphan_grace=0, reclaim_grace=0, tombstone_grace=tombstone_grace).run_once()
     store.meta.close()  # the master keeps no SQLite connection across the forks to come
     sweeper = Sweeper(store, orphan_grace=settings.sweep_grace, reclaim_grace=settings.reclaim_grace, tombstone_grace=tombstone_grace)
-    server.sweeper_pid, server.sweeper_stop = sweeper.fork(settings.sweep_interval)
+    # In a process of its own, every sweep_interval (daemons/forked.py).
+    server.sweeper_pid, server.sweeper_stop = fork_loop(settings.sweep_interval, sweeper.run_once, f"sweep of {settings.data_dir}")
     if settings.mode == "serve":  # a node's data is its gateways' to expire
         _fork_lifecycle(server, settings)
     _start_metrics_port(server, settings, store)

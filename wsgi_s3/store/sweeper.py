@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from wsgi_s3.daemons.forked import fork_loop
 from wsgi_s3.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -62,10 +61,6 @@ class Sweeper:
                 report.temp_files, report.reclaimed, report.orphans, report.tombstones, self.store.data_dir,
             )
         return report
-
-    def fork(self, interval: float) -> tuple[int, int]:
-        """Sweep every `interval` seconds in a process of its own (see daemons/forked.py)."""
-        return fork_loop(interval, self.run_once, f"sweep of {self.store.data_dir}")
 
     def _temp_files(self, cutoff: float) -> int:
         removed = 0
