@@ -6,7 +6,6 @@ the stale node the newest documents (checked through the node's own API)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from botocore.exceptions import ClientError
 from tests.cluster.fault_proxy import Fault, FaultProxy, proxied_cluster
 from tests.conftest import CLUSTER_TOKEN, Cluster
 from tests.contract.conftest import cluster_of
+from tests.polling import wait_until
 from wsgi_s3.cluster.node_client import NodeClient
 
 BUCKET_READS = b"GET /v1/buckets/"  # a bucket record or one of its configuration documents
@@ -26,14 +26,6 @@ LIFECYCLE = {"Rules": [{"ID": "old-logs", "Status": "Enabled", "Filter": {"Prefi
 def proxied(tmp_path: Path) -> Iterator[tuple[Cluster, list[FaultProxy]]]:
     with proxied_cluster(tmp_path, node_timeout=5) as running:
         yield running
-
-
-def patiently(check, patience: float = 60) -> None:
-    """Retry `check` (which raises until the gateway probes a returned node again) for a while."""
-    deadline = time.monotonic() + patience
-    while not check():
-        assert time.monotonic() < deadline, "the gateway never asked the returned node again"
-        time.sleep(0.2)
 
 
 def test_a_node_that_missed_configuration_writes_is_outvoted_then_repaired(proxied: tuple[Cluster, list[FaultProxy]], client_for):
@@ -58,7 +50,7 @@ def test_a_node_that_missed_configuration_writes_is_outvoted_then_repaired(proxi
 
         # The stale node answers first: the fresh ones answer bucket reads late.
         asked = len(proxies[0].requests)
-        patiently(lambda: s3.get_bucket_versioning(Bucket="stamped") and len(proxies[0].requests) > asked)
+        wait_until(lambda: s3.get_bucket_versioning(Bucket="stamped") and len(proxies[0].requests) > asked, "the gateway asked the returned node again", pause=0.2)
         for proxy in proxies[1:]:
             proxy.fault = Fault(match=BUCKET_READS, delay=0.5)
         asked = len(proxies[0].requests)

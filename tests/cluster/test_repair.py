@@ -38,10 +38,12 @@ def held_bytes(client: NodeClient, bucket: str, key: str) -> bytes:
 
 
 def wait_until(check, timeout: float = 10.0) -> None:
-    """Let the background greenlets (hints, read repair) run until `check()` holds."""
+    """Let the background greenlets (hints, read repair) of this process run until `check()` holds
+    (gevent.sleep, not the blocking tests.polling.wait_until); a bound on a hang, not on speed."""
     deadline = gevent.get_hub().loop.now() + timeout
     while not check():
-        assert gevent.get_hub().loop.now() < deadline, "timed out"
+        if gevent.get_hub().loop.now() > deadline:
+            pytest.fail("timed out waiting for the background repair")
         gevent.sleep(0.05)
 
 

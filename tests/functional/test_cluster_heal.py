@@ -5,15 +5,14 @@ back. What each node holds afterwards is checked through the nodes' own API."""
 from __future__ import annotations
 
 import glob
-import json
 import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 import urllib3
 
 from tests.conftest import CLUSTER_TOKEN, Cluster, Server, free_port, make_cluster
+from tests.polling import wait_until
 from wsgi_s3.cluster.node_client import NodeClient
 from wsgi_s3.model import errors
 
@@ -44,16 +44,6 @@ def holds(client: NodeClient, bucket: str, key: str, data: bytes | None) -> bool
         return b"".join(iter(lambda: stream.read(65536), b"")) == data
     finally:
         stream.close()
-
-
-def eventually(check: Callable[[], bool], patience: float, describe: Callable[[], str]) -> None:
-    """Wait (polling each second) for what the background repair must bring about; after `patience`
-    seconds the test fails with `describe()`: a bound on a hang, not a claim about speed."""
-    deadline = time.monotonic() + patience
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(describe())
-        time.sleep(1)
 
 
 def status(cluster: Cluster) -> subprocess.CompletedProcess:
@@ -125,7 +115,7 @@ def test_a_node_killed_under_concurrent_writers_is_healed(tmp_path: Path, client
             def missing() -> list[tuple[str, str]]:
                 return [(client.url, key) for client in clients for key, data in acknowledged.items() if not holds(client, "heal", key, data)]
 
-            eventually(lambda: not missing(), 90, lambda: f"not healed: {missing()[:5]}")
+            wait_until(lambda: not missing(), lambda: f"healed, still missing: {missing()[:5]}", 90, pause=1)
             # Nothing deleted is listed, everything acknowledged is.
             listed = {item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="heal") for item in page.get("Contents", [])}
             assert listed == {key for key, data in acknowledged.items() if data is not None}
@@ -143,7 +133,7 @@ def test_a_node_killed_under_concurrent_writers_is_healed(tmp_path: Path, client
             return all(row[1:3] == ["up", "0"] and row[3] != "never" for row in node_rows(report))
 
         report = status(cluster)
-        eventually(settled, 30, lambda: report.stdout + report.stderr)
+        wait_until(settled, lambda: "settled:\n" + report.stdout + report.stderr, 30, pause=1)
         assert report.returncode == 0 and len(node_rows(report)) == 3 and "last pass:" in report.stdout, report.stdout
         # The repairer's work is counted on the gateway's metrics port.
         scraped = urllib3.request("GET", f"http://127.0.0.1:{metrics_port}/metrics").data.decode()
@@ -217,7 +207,7 @@ def test_writes_through_gateways_with_skewed_clocks_end_the_same_on_every_node(t
             def held() -> list[list[list[tuple]]]:
                 return [[records(client, "skew", key) for key in ("same-key", "raced")] for client in clients]
 
-            eventually(lambda: (now := held())[0] == now[1] == now[2], 60, lambda: str(held()))
+            wait_until(lambda: (now := held())[0] == now[1] == now[2], lambda: f"every node holds the same: {held()}", 60, pause=1)
         finally:
             for client in clients:
                 client.close()
@@ -266,8 +256,8 @@ def test_one_gateway_repairs_at_a_time_and_another_takes_over_when_it_dies(tmp_p
         assert holder.endswith(f":127.0.0.1:{cluster.gateway.port}") or holder.endswith(f":127.0.0.1:{second.port}"), holder
         dying, survivor = (cluster.gateway, second) if holder.endswith(f":{cluster.gateway.port}") else (second, cluster.gateway)
         dying.kill()
-        eventually(
-            lambda: any(gateway.endswith(f":{survivor.port}") for _, gateway in passes()), 30, lambda: f"no pass by the survivor: {passes()}"
+        wait_until(
+            lambda: any(gateway.endswith(f":{survivor.port}") for _, gateway in passes()), lambda: f"a pass by the survivor: {passes()}", 30, pause=1
         )
     finally:
         for client in clients:

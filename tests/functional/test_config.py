@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -17,6 +16,7 @@ import urllib3
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY, CLUSTER_TOKEN, SECRET_KEY, Server, free_port, make_cluster
+from tests.polling import wait_until
 
 NODES = "http://127.0.0.1:9101,http://127.0.0.1:9102,http://127.0.0.1:9103"
 
@@ -154,13 +154,6 @@ def _answer(server: Server, access_key: str, secret_key: str) -> str:
         client.close()
 
 
-def _wait_for(condition, what: str, server: Server) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} never happened:\n{server.log()}"
-        time.sleep(0.2)
-
-
 @pytest.mark.parametrize("kind", ["embedded", "cluster"])
 def test_reload_applies_a_changed_file_without_dropping_requests_in_flight(kind, tmp_path, raw_s3):
     """SIGHUP (systemctl reload): the file and the root key are re-read and workers replaced, while
@@ -200,7 +193,7 @@ def test_reload_applies_a_changed_file_without_dropping_requests_in_flight(kind,
                     return False
             return True
 
-        _wait_for(reloaded, "anonymous reads and the rotated root key", server)
+        wait_until(reloaded, lambda: f"anonymous reads and the rotated root key:\n{server.log()}", pause=0.2)
         assert set(server.pids()) - workers_before  # fresh workers serve now
         new = _client(server, "ROTATEDROOTKEY000001", "rotated-secret")
         # The requests that began before the reload finish on the old worker, whole.
@@ -226,12 +219,12 @@ def test_a_reload_with_a_broken_file_keeps_the_running_configuration(tmp_path):
     try:
         ini.write_text(ini.read_text() + "[server]\nworkers = lots\n")
         os.kill(server.process.pid, signal.SIGHUP)
-        _wait_for(lambda: "keeping the running configuration" in server.log(), "the reload's refusal", server)
+        wait_until(lambda: "keeping the running configuration" in server.log(), lambda: f"the reload's refusal:\n{server.log()}", pause=0.2)
         assert f"{ini}:5: workers: expected an integer, got 'lots'" in server.log()
         # What only a restart applies is said so, and the rest of the file is applied.
         ini.write_text(ini.read_text().replace("workers = lots", "workers = 1") + "[store]\nsweep_interval = 1h\n")
         os.kill(server.process.pid, signal.SIGHUP)
-        _wait_for(lambda: "sweep_interval take effect at the next restart" in server.log(), "the reload's warning", server)
+        wait_until(lambda: "sweep_interval take effect at the next restart" in server.log(), lambda: f"the reload's warning:\n{server.log()}", pause=0.2)
         client = _client(server, ACCESS_KEY, SECRET_KEY)
         client.create_bucket(Bucket="still-serving")
         assert [b["Name"] for b in client.list_buckets()["Buckets"]] == ["still-serving"]

@@ -17,6 +17,7 @@ import urllib3
 from botocore.exceptions import ClientError
 
 from tests.conftest import CLUSTER_TOKEN, Server, free_port, make_client, make_cluster
+from tests.polling import wait_until
 
 THREE_DAYS = str(3 * 86400)
 
@@ -31,14 +32,6 @@ def lifecycle_env(**extra: str) -> dict[str, str]:
         "WSGI_S3_MP_TTL": "0",
         **extra,
     }
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the lifecycle daemon did not get there in time")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -104,7 +97,7 @@ def test_rules_are_applied_once_and_what_they_do_not_match_is_kept(services, kin
     s3.create_multipart_upload(Bucket="plain", Key="other/b")
     version = s3.put_object(Bucket="versioned", Key="tmp/v", Body=b"kept as a version")["VersionId"]
 
-    wait_for(lambda: keys(s3, "plain") == ["keep/1", "small", "tagged/no"] and uploads(s3, "plain") == ["other/b"] and keys(s3, "versioned") == [])
+    wait_until(lambda: keys(s3, "plain") == ["keep/1", "small", "tagged/no"] and uploads(s3, "plain") == ["other/b"] and keys(s3, "versioned") == [], "the lifecycle daemon got there", pause=0.2)
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket="versioned", Key="tmp/v")
     assert exc.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
@@ -145,7 +138,7 @@ def test_old_noncurrent_versions_and_lone_delete_markers_go(services, kind):
 
     # k keeps its current version and the newest noncurrent one; gone/a's version goes, then its
     # marker, alone at last; kept/b's marker stays with the version it hides (no rule removes that).
-    wait_for(lambda: [(key, marker) for key, _, marker in history()] == [("k", False), ("k", False), ("kept/b", False), ("kept/b", True)])
+    wait_until(lambda: [(key, marker) for key, _, marker in history()] == [("k", False), ("k", False), ("kept/b", False), ("kept/b", True)], "the lifecycle daemon got there", pause=0.2)
     assert {version_id for key, version_id, _ in history() if key == "k"} == {ids[3], ids[2]}
     assert s3.get_object(Bucket="history", Key="k")["Body"].read() == b"3"
 
@@ -167,7 +160,7 @@ def test_what_the_daemon_did_is_on_the_metrics_port(services):
         values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")]
         return values[0] if values else 0.0
 
-    wait_for(lambda: metric("s3_lifecycle_expired_objects_total") == 2 and metric("s3_lifecycle_aborted_uploads_total") == 1)
+    wait_until(lambda: metric("s3_lifecycle_expired_objects_total") == 2 and metric("s3_lifecycle_aborted_uploads_total") == 1, "the lifecycle daemon got there", pause=0.2)
     assert metric("s3_lifecycle_expired_bytes_total") == 7
 
 
@@ -180,12 +173,12 @@ def test_a_killed_service_resumes_its_pass_where_it_stopped(services):
     s3.put_bucket_lifecycle_configuration(
         Bucket="slow", LifecycleConfiguration={"Rules": [{"ID": "tmp", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled", "Expiration": {"Days": 1}}]}
     )
-    wait_for(lambda: len(expired_lines([server])) >= 3)
+    wait_until(lambda: len(expired_lines([server])) >= 3, "the lifecycle daemon got there", pause=0.2)
     server.kill()
     done = len(expired_lines([server]))
     assert done < 12, "the pass ended before the kill: make it slower"
     server.start()
-    wait_for(lambda: keys(s3, "slow") == [])
+    wait_until(lambda: keys(s3, "slow") == [], "the lifecycle daemon got there", pause=0.2)
     assert "lifecycle: lifecycle-objects resumes in bucket 'slow'" in server.log()
     assert len(expired_lines([server])) == 12
 
@@ -199,13 +192,13 @@ def test_when_a_gateway_dies_midway_another_takes_over_its_pass(services):
     s3.put_bucket_lifecycle_configuration(
         Bucket="slow", LifecycleConfiguration={"Rules": [{"ID": "tmp", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled", "Expiration": {"Days": 1}}]}
     )
-    wait_for(lambda: len(expired_lines(gateways)) >= 3)
+    wait_until(lambda: len(expired_lines(gateways)) >= 3, "the lifecycle daemon got there", pause=0.2)
     (holder,) = [gateway for gateway in gateways if expired_lines([gateway])]
     (other,) = [gateway for gateway in gateways if gateway is not holder]
     holder.kill()
     assert len(expired_lines([holder])) < 12, "the pass ended before the kill: make it slower"
     survivor = make_client(other.endpoint)
-    wait_for(lambda: keys(survivor, "slow") == [])
+    wait_until(lambda: keys(survivor, "slow") == [], "the lifecycle daemon got there", pause=0.2)
     assert "lifecycle: lifecycle-objects resumes in bucket 'slow'" in other.log()
     done = [re.search(r"expired (\S+) ", line).group(1) for line in expired_lines(gateways)]
     assert len(done) == len(set(done))  # no key expired twice

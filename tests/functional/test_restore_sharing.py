@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from tests.conftest import Server, free_port, make_client, make_cluster
 from tests.functional.test_batch import batch
+from tests.polling import wait_until
 
 MIB = 1 << 20
 
@@ -138,15 +138,6 @@ def swept(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     cluster.start()
     yield cluster.gateway, [node.data_dir for node in cluster.nodes]
     cluster.stop()
-
-
-def wait_until(condition, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting until {what}")
 
 
 def test_the_restored_version_outlives_the_original_and_the_blob_goes_with_the_last(swept, raw_s3):

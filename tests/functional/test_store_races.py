@@ -14,21 +14,13 @@ import urllib3
 from botocore.exceptions import ClientError
 
 from tests.functional.test_crash_safety import MIB, PART, blob_files, data, hold_store_lock, tmp_files, wait_for_log, wait_for_staged_bytes
+from tests.polling import wait_until
 
 
 def config(tmp_path: Path, **store: object) -> str:
     path = tmp_path / "store.ini"
     path.write_text("[store]\n" + "".join(f"{name} = {value}\n" for name, value in store.items()))
     return str(path)
-
-
-def wait_until(condition, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting until {what}")
 
 
 def test_a_get_of_a_multipart_object_is_never_cut_short_by_its_delete(start_server, client_for, tmp_path):
@@ -47,7 +39,7 @@ def test_a_get_of_a_multipart_object_is_never_cut_short_by_its_delete(start_serv
     body = s3.get_object(Bucket="race", Key="obj")["Body"]
     first = body.read(MIB)
     s3.delete_object(Bucket="race", Key="obj")
-    wait_until(lambda: blob_files(server.data_dir) == [], "the sweeper reclaimed the deleted object's blobs")
+    wait_until(lambda: blob_files(server.data_dir) == [], "the sweeper reclaimed the deleted object's blobs", pause=0.05)
     rest = body.read()
     assert hashlib.md5(first + rest).hexdigest() == hashlib.md5(b"".join(parts)).hexdigest()
 
@@ -65,7 +57,7 @@ def test_a_stalled_upload_keeps_its_temp_file(start_server, client_for, raw_s3, 
     dead = server.data_dir / "tmp" / "dead.tmp"
     dead.write_bytes(b"partial")
     os.utime(dead, (time.time() - 60, time.time() - 60))
-    wait_until(lambda: not dead.exists(), "the sweeper removed the dead writer's temp file")
+    wait_until(lambda: not dead.exists(), "the sweeper removed the dead writer's temp file", pause=0.05)
     conn.send(body[2 * MIB :])
     response = conn.getresponse()
     assert response.status == 200, response.read()
